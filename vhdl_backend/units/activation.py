@@ -1,0 +1,62 @@
+"""Activation: ReLU or linear, then a cast to the output type (QActivation's quantizer).
+
+VHDL: ``vs_map.vhd``. hls4ml's ReLU assigns max(x, 0) to the output type; linear assigns x.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UnsupportedError
+from ...fixed import requantize
+from .base import Emitted, generic_map
+
+SUPPORTED_ACTIVATIONS = ('relu', 'linear')
+
+
+@dataclass
+class ActivationUnit:
+    name: str
+    layer_name: str
+    x: object
+    y: object
+    relu: bool
+
+    @classmethod
+    def from_layer(cls, layer, design):
+        activation = str(layer.get_attr('activation', '')).lower()
+        if activation not in SUPPORTED_ACTIVATIONS:
+            raise UnsupportedError(
+                f'layer {layer.name!r} ({layer.class_name}): activation {activation!r} is not supported; '
+                f'supported: {SUPPORTED_ACTIVATIONS} (with quantized_relu / quantized_bits quantizers)'
+            )
+        return cls(design.unit_name(layer), layer.name, design.input_buffer(layer), design.output_buffer(layer),
+                   activation == 'relu')  # fmt: skip
+
+    def emulate(self, env):
+        x = env[self.x.name]
+        if self.relu:
+            x = np.maximum(x, 0)
+        return requantize(x, self.x.type.frac, self.y.type)
+
+    def cycles(self) -> int:
+        return self.x.depth + 2
+
+    def emit(self, engine) -> Emitted:
+        n, xt, yt = self.name, self.x.type, self.y.type
+        generics = generic_map(
+            N=self.x.depth, AW=self.x.aw, X_W=xt.width, X_SIGNED=xt.signed, SHIFT=xt.frac - yt.frac,
+            Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code, RELU=self.relu,
+        )  # fmt: skip
+        self.x.readers.append(f'{n}_x_addr')
+        body = f"""  {n}_map : entity work.vs_map
+    generic map ({generics})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted([f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);'], body, [])

@@ -1,0 +1,115 @@
+"""What every hardware unit shares: buffers, names, and the emitted-VHDL container.
+
+A unit is one stage of the layer-after-layer schedule. Each unit module keeps four views
+of one thing together: lowering from the hls4ml layer (``from_layer``), the bit-exact
+NumPy emulation (``emulate``), the VHDL instance it emits (``emit``) and its exact cycle
+count (``cycles``); the VHDL entity it instantiates lives in ``vhdl/<entity>.vhd``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import UnsupportedError
+from ...fixed import FixedType, to_twos
+
+STORAGE_KINDS = ('bram', 'lutram', 'auto')
+# Until the resource model chooses (issue "Resource model"), 'auto' puts a memory in block
+# RAM when it holds more bits than 64 LUTs of distributed RAM would.
+AUTO_BRAM_MIN_BITS = 64 * 64
+
+
+def vhdl_name(name: str) -> str:
+    """A VHDL identifier derived from an hls4ml name (lower case, no double underscores)."""
+    ident = re.sub(r'[^0-9a-zA-Z]+', '_', name).strip('_').lower()
+    ident = re.sub(r'_+', '_', ident)
+    return ident or 'x'
+
+
+def addr_width(depth: int) -> int:
+    return max(1, (max(depth, 1) - 1).bit_length())
+
+
+def vhdl_bool(flag: bool) -> str:
+    return 'true' if flag else 'false'
+
+
+def resolve_storage(kind: str, bits: int, what: str) -> str:
+    if kind not in STORAGE_KINDS:
+        raise UnsupportedError(f'{what}: Storage {kind!r} is not supported; use one of {STORAGE_KINDS}')
+    if kind == 'auto':
+        return 'bram' if bits >= AUTO_BRAM_MIN_BITS else 'lutram'
+    return kind
+
+
+def vhdl_style(storage: str) -> str:
+    return 'block' if storage == 'bram' else 'distributed'
+
+
+@dataclass
+class Buffer:
+    """A tensor's memory between layers: one element per word."""
+
+    name: str  # VHDL identifier
+    depth: int
+    type: FixedType
+    storage: str  # 'bram' or 'lutram'
+    readers: list = field(default_factory=list)  # VHDL signals that drive its read address
+
+    @property
+    def aw(self) -> int:
+        return addr_width(self.depth)
+
+    @property
+    def bits(self) -> int:
+        return self.depth * self.type.width
+
+
+@dataclass
+class Rom:
+    """A constant memory (weights, scales) with a registered read."""
+
+    name: str  # entity name suffix
+    words: list  # non-negative ints, one per word
+    width: int
+    storage: str
+
+    @property
+    def depth(self) -> int:
+        return len(self.words)
+
+    @property
+    def aw(self) -> int:
+        return addr_width(self.depth)
+
+
+@dataclass
+class Emitted:
+    """The VHDL one unit contributes to the top level."""
+
+    signals: list  # declarations
+    body: str  # instances and assignments
+    roms: list  # Rom objects the unit reads
+
+
+def pack_words(rows, width: int) -> list:
+    """Pack each row of signed/unsigned ints into one word, element 0 in the low bits."""
+    words = []
+    for row in rows:
+        word = 0
+        for k, v in enumerate(to_twos(np.asarray(row, dtype=np.int64), width).tolist()):
+            word |= int(v) << (k * width)
+        words.append(word)
+    return words
+
+
+def generic_map(**generics) -> str:
+    items = []
+    for key, value in generics.items():
+        if isinstance(value, bool):
+            value = vhdl_bool(value)
+        items.append(f'{key} => {value}')
+    return ', '.join(items)

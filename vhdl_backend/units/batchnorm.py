@@ -1,0 +1,95 @@
+"""BatchNormalization folded to a per-channel scale and shift: y = cast(x * s[c] + b[c]).
+
+hls4ml folds (Q)BatchNormalization (and QKeras power-of-2 alpha) into ``scale`` and
+``bias`` weights of its own precisions; the product and the sum are exact, the cast is the
+only rounding. VHDL: ``vs_affine.vhd``, with scale and bias packed in one ROM word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...fixed import FixedType, fixed_type_from_hls4ml, requantize
+from .base import Emitted, Rom, addr_width, generic_map, pack_words
+
+
+@dataclass
+class BatchNormUnit:
+    name: str
+    layer_name: str
+    x: object
+    y: object
+    channels: int
+    s_type: FixedType
+    b_type: FixedType
+    scale: np.ndarray
+    bias: np.ndarray
+    storage: str
+
+    @classmethod
+    def from_layer(cls, layer, design):
+        what = f'layer {layer.name!r} ({layer.class_name})'
+        x = design.input_buffer(layer)
+        s_type = fixed_type_from_hls4ml(layer.weights['scale'].type.precision, f'{what} scale')
+        b_type = fixed_type_from_hls4ml(layer.weights['bias'].type.precision, f'{what} bias')
+        scale = s_type.from_float(np.asarray(layer.weights['scale'].data, dtype=np.float64).reshape(-1))
+        bias = b_type.from_float(np.asarray(layer.weights['bias'].data, dtype=np.float64).reshape(-1))
+        channels = scale.size
+        if x.depth % channels:
+            raise ValueError(f'{what}: {x.depth} elements do not split into {channels} channels')
+        storage = design.storage(layer, 'weight', channels * (s_type.width + b_type.width))
+        return cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), channels,
+                   s_type, b_type, scale, bias, storage)  # fmt: skip
+
+    @property
+    def prod_frac(self) -> int:
+        return self.x.type.frac + self.s_type.frac
+
+    @property
+    def frac(self) -> int:
+        return max(self.prod_frac, self.b_type.frac)
+
+    def emulate(self, env):
+        x = env[self.x.name].reshape(-1, self.x.depth // self.channels, self.channels)
+        total = ((x * self.scale) << (self.frac - self.prod_frac)) + (self.bias << (self.frac - self.b_type.frac))
+        return requantize(total, self.frac, self.y.type).reshape(x.shape[0], -1)
+
+    def cycles(self) -> int:
+        return self.x.depth + 3
+
+    def rom(self) -> Rom:
+        words = [
+            s | (b << self.s_type.width)
+            for s, b in zip(pack_words(self.scale.reshape(-1, 1), self.s_type.width),
+                            pack_words(self.bias.reshape(-1, 1), self.b_type.width))
+        ]  # fmt: skip
+        return Rom(f'{self.name}_sb', words, self.s_type.width + self.b_type.width, self.storage)
+
+    def emit(self, engine) -> Emitted:
+        n, xt, yt, rom = self.name, self.x.type, self.y.type, self.rom()
+        generics = generic_map(
+            N=self.x.depth, C=self.channels, AW=self.x.aw, CW=addr_width(self.channels),
+            X_W=xt.width, X_SIGNED=xt.signed, S_W=self.s_type.width, S_SIGNED=self.s_type.signed,
+            BIAS_W=self.b_type.width, BIAS_SIGNED=self.b_type.signed,
+            PROD_SHIFT=self.frac - self.prod_frac, BIAS_SHIFT=self.frac - self.b_type.frac,
+            SHIFT=self.frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
+        )  # fmt: skip
+        self.x.readers.append(f'{n}_x_addr')
+        signals = [
+            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
+            f'signal {n}_sb_addr : std_logic_vector({rom.aw - 1} downto 0);',
+            f'signal {n}_sb_data : std_logic_vector({rom.width - 1} downto 0);',
+        ]
+        body = f"""  {n}_sb_rom : entity work.{{project}}_{rom.name}_rom
+    port map (clk => clk, addr => {n}_sb_addr, data => {n}_sb_data);
+  {n}_affine : entity work.vs_affine
+    generic map ({generics})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, sb_addr => {n}_sb_addr, sb_data => {n}_sb_data,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted(signals, body, [rom])

@@ -1,0 +1,236 @@
+"""Dense (2-D input, or per time step on (time, features) input) on the shared MAC engine.
+
+VHDL: ``vs_dense_ctrl.vhd`` sequences the layer; ``vs_mac_engine.vhd`` multiplies.
+Arithmetic: the exact sum of x*w products (never overflows: the engine's accumulator is
+sized for the worst case), plus the bias on a common scale, then one cast to the output type.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UnsupportedError
+from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
+from .base import Emitted, Rom, generic_map, pack_words
+
+ENGINE_DRAIN_CYCLES = 4  # engine input register, product, accumulator, acc_valid seen
+
+
+def lanes_for_reuse(n_in: int, n_out: int, reuse: int, lanes: int, what: str) -> int:
+    """Lanes a layer uses: hls4ml's ReuseFactor R allows ceil(n_in*n_out/R) multipliers;
+    a lane computes one neuron (n_in products), so the layer uses that many over n_in."""
+    if not isinstance(reuse, int) or not 1 <= reuse <= n_in * n_out:
+        raise UnsupportedError(f'{what}: ReuseFactor {reuse!r} is not valid; use an integer 1..{n_in * n_out}')
+    allowed = math.ceil(n_in * n_out / reuse)
+    return max(1, min(lanes, n_out, allowed // n_in))
+
+
+@dataclass
+class DenseUnit:
+    name: str
+    layer_name: str
+    x: object  # Buffer
+    y: object  # Buffer
+    n_in: int
+    n_out: int
+    n_t: int
+    lanes_used: int
+    w_type: FixedType
+    b_type: FixedType
+    weights: np.ndarray  # (n_in, n_out) ints
+    bias: np.ndarray  # (n_out,) ints
+    w_storage: str
+
+    uses_engine = True
+
+    @classmethod
+    def from_layer(cls, layer, design):
+        what = f'layer {layer.name!r} ({layer.class_name})'
+        x = design.input_buffer(layer)
+        in_shape = list(layer.get_input_variable().shape)
+        if layer.class_name == 'Dense':
+            if len(in_shape) != 1:
+                raise UnsupportedError(f'{what}: Dense on input shape {in_shape} is not supported; use 1-D input')
+            n_t, n_in = 1, in_shape[0]
+            weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
+        else:  # a Dense over (time, features) that hls4ml rewrote as a pointwise Conv1D
+            geometry = [layer.get_attr(k) for k in ('filt_width', 'stride_width', 'pad_left', 'pad_right')]
+            if len(in_shape) != 2 or geometry != [1, 1, 0, 0]:
+                raise UnsupportedError(
+                    f'{what}: convolutions are not supported (kernel, stride, padding = {geometry[0]}, '
+                    f'{geometry[1]}, {geometry[2:]}); supported: Dense, also per time step on (time, features) input'
+                )
+            n_t, n_in = in_shape
+            weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
+        n_out = weights.shape[1]
+        w_type = fixed_type_from_hls4ml(layer.weights['weight'].type.precision, f'{what} weight')
+        bias_var = layer.weights.get('bias')
+        if bias_var is not None:
+            b_type = fixed_type_from_hls4ml(bias_var.type.precision, f'{what} bias')
+            bias = b_type.from_float(np.asarray(bias_var.data, dtype=np.float64).reshape(-1))
+        else:
+            b_type, bias = FixedType(1, 0), np.zeros(n_out, dtype=np.int64)
+        lanes_used = lanes_for_reuse(n_in, n_out, layer.get_attr('reuse_factor', 1), design.lanes, what)
+        y = design.output_buffer(layer)
+        unit = cls(
+            name=design.unit_name(layer),
+            layer_name=layer.name,
+            x=x,
+            y=y,
+            n_in=n_in,
+            n_out=n_out,
+            n_t=n_t,
+            lanes_used=lanes_used,
+            w_type=w_type,
+            b_type=b_type,
+            weights=w_type.from_float(weights),
+            bias=bias,
+            w_storage=design.storage(layer, 'weight', n_in * n_out * w_type.width),
+        )
+        unit.check_accumulator(what)
+        return unit
+
+    # -- arithmetic ------------------------------------------------------------------
+    @property
+    def prod_frac(self) -> int:
+        return self.x.type.frac + self.w_type.frac
+
+    @property
+    def sum_frac(self) -> int:
+        return max(self.prod_frac, self.b_type.frac)
+
+    @property
+    def acc_width(self) -> int:
+        """Signed width of the exact sum of n_in products."""
+        xt, wt = self.x.type, self.w_type
+        corners = [a * b for a in (xt.min_int, xt.max_int) for b in (wt.min_int, wt.max_int)]
+        return bits_for_range(self.n_in * min(corners), self.n_in * max(corners))
+
+    def check_accumulator(self, what):
+        from ...fixed import MAX_ACCUM_WIDTH
+
+        if self.acc_width > MAX_ACCUM_WIDTH:
+            raise UnsupportedError(
+                f'{what}: the exact accumulator needs {self.acc_width} bits, more than the {MAX_ACCUM_WIDTH} '
+                'a DSP48E1 holds; narrow the input or weight precision'
+            )
+
+    def emulate(self, env):
+        x = env[self.x.name].reshape(-1, self.n_t, self.n_in)
+        acc = np.matmul(x, self.weights)  # int64, exact
+        total = (acc << (self.sum_frac - self.prod_frac)) + (self.bias << (self.sum_frac - self.b_type.frac))
+        return requantize(total, self.sum_frac, self.y.type).reshape(x.shape[0], -1)
+
+    # -- schedule ----------------------------------------------------------------------
+    @property
+    def groups(self) -> int:
+        return -(-self.n_out // self.lanes_used)
+
+    def cycles(self) -> int:
+        return 1 + self.n_t * (self.groups * (self.n_in + ENGINE_DRAIN_CYCLES) + self.n_out)
+
+    def macs(self) -> int:
+        return self.n_t * self.n_in * self.n_out
+
+    # -- VHDL --------------------------------------------------------------------------
+    def roms(self):
+        p, g = self.lanes_used, self.groups
+        padded = np.zeros((self.n_in, g * p), dtype=np.int64)
+        padded[:, : self.n_out] = self.weights
+        rows = [padded[i, gi * p : (gi + 1) * p] for gi in range(g) for i in range(self.n_in)]
+        w_rom = Rom(f'{self.name}_w', pack_words(rows, self.w_type.width), p * self.w_type.width, self.w_storage)
+        bias = np.zeros(g * p + 1, dtype=np.int64)
+        bias[: self.n_out] = self.bias
+        b_rom = Rom(f'{self.name}_b', pack_words(bias.reshape(-1, 1), self.b_type.width), self.b_type.width, 'lutram')
+        return w_rom, b_rom
+
+    def emit(self, engine) -> Emitted:
+        n, w_rom, b_rom = self.name, *self.roms()
+        yt = self.y.type
+        generics = generic_map(
+            N_IN=self.n_in, N_OUT=self.n_out, N_T=self.n_t, P=self.lanes_used, LANES=engine.lanes,
+            X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
+            W_W=self.w_type.width, W_SIGNED=self.w_type.signed,
+            BIAS_W=self.b_type.width, BIAS_SIGNED=self.b_type.signed,
+            A_W=engine.a_width, B_W=engine.b_width, ACC_W=engine.acc_width,
+            ACC_SHIFT=self.sum_frac - self.prod_frac, BIAS_SHIFT=self.sum_frac - self.b_type.frac,
+            OUT_SHIFT=self.sum_frac - yt.frac,
+            Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
+            XA_W=self.x.aw, WA_W=w_rom.aw, BA_W=b_rom.aw, YA_W=self.y.aw,
+        )  # fmt: skip
+        signals = [
+            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
+            f'signal {n}_w_addr : std_logic_vector({w_rom.aw - 1} downto 0);',
+            f'signal {n}_w_data : std_logic_vector({w_rom.width - 1} downto 0);',
+            f'signal {n}_b_addr : std_logic_vector({b_rom.aw - 1} downto 0);',
+            f'signal {n}_b_data : std_logic_vector({b_rom.width - 1} downto 0);',
+            f'signal {n}_eng_valid, {n}_eng_first, {n}_eng_last : std_logic;',
+            f'signal {n}_eng_a : std_logic_vector({engine.a_width - 1} downto 0);',
+            f'signal {n}_eng_b : std_logic_vector({engine.lanes * engine.b_width - 1} downto 0);',
+        ]
+        self.x.readers.append(f'{n}_x_addr')
+        engine.clients.append(n)
+        body = f"""  {n}_w_rom : entity work.{{project}}_{w_rom.name}_rom
+    port map (clk => clk, addr => {n}_w_addr, data => {n}_w_data);
+  {n}_b_rom : entity work.{{project}}_{b_rom.name}_rom
+    port map (clk => clk, addr => {n}_b_addr, data => {n}_b_data);
+  {n}_ctrl : entity work.vs_dense_ctrl
+    generic map ({generics})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
+      w_addr => {n}_w_addr, w_data => {n}_w_data, b_addr => {n}_b_addr, b_data => {n}_b_data,
+      eng_valid => {n}_eng_valid, eng_first => {n}_eng_first, eng_last => {n}_eng_last,
+      eng_a => {n}_eng_a, eng_b => {n}_eng_b, eng_acc => eng_acc, eng_acc_valid => eng_acc_valid,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted(signals, body, [w_rom, b_rom])
+
+
+@dataclass
+class Engine:
+    """The shared multiply-accumulate engine: lane count and operand widths cover every layer."""
+
+    lanes: int
+    dsp_lanes: int
+    a_width: int
+    b_width: int
+    acc_width: int
+    clients: list
+
+    @classmethod
+    def for_units(cls, units, lanes: int, dsp_lanes: int):
+        dense = [u for u in units if getattr(u, 'uses_engine', False)]
+        if not dense:
+            return None
+        a_w = max(u.x.type.signed_width for u in dense)
+        b_w = max(u.w_type.signed_width for u in dense)
+        acc_w = max(max(u.acc_width for u in dense), a_w + b_w)
+        return cls(lanes, dsp_lanes, a_w, b_w, acc_w, [])
+
+    def emit(self) -> Emitted:
+        def or_of(port):
+            return ' or '.join(f'{c}_{port}' for c in self.clients)
+
+        signals = [
+            f'signal eng_acc : std_logic_vector({self.lanes * self.acc_width - 1} downto 0);',
+            'signal eng_acc_valid : std_logic;',
+        ]
+        generics = generic_map(
+            LANES=self.lanes, DSP_LANES=self.dsp_lanes, A_W=self.a_width, B_W=self.b_width, ACC_W=self.acc_width
+        )
+        body = f"""  -- The shared engine: idle Dense controllers drive zeros, so their requests are ORed.
+  engine : entity work.vs_mac_engine
+    generic map ({generics})
+    port map (
+      clk => clk, in_valid => {or_of('eng_valid')}, in_first => {or_of('eng_first')},
+      in_last => {or_of('eng_last')}, a => {or_of('eng_a')}, b => {or_of('eng_b')},
+      acc => eng_acc, acc_valid => eng_acc_valid
+    );
+"""
+        return Emitted(signals, body, [])
+

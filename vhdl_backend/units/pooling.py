@@ -1,0 +1,77 @@
+"""GlobalAveragePooling1D: y[c] = cast(sum_t x[t, c] / T), the exact quotient rounded once.
+
+VHDL: ``vs_gavg.vhd`` (bit-serial divider, so any window length T is exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import UnsupportedError
+from ...fixed import bits_for_range, divide_requantize
+from .base import Emitted, generic_map
+
+MAX_DEN_BITS = 30  # the divisor is a VHDL integer generic
+
+
+@dataclass
+class GlobalAvgUnit:
+    name: str
+    layer_name: str
+    x: object
+    y: object
+    steps: int
+    channels: int
+
+    @classmethod
+    def from_layer(cls, layer, design):
+        what = f'layer {layer.name!r} ({layer.class_name})'
+        if str(layer.get_attr('pool_op', 'Average')).lower() != 'average':
+            raise UnsupportedError(f'{what}: global {layer.get_attr("pool_op")} pooling is not supported; '
+                                   'supported: GlobalAveragePooling1D')  # fmt: skip
+        shape = list(layer.get_input_variable().shape)
+        if len(shape) != 2:
+            raise UnsupportedError(f'{what}: input shape {shape} is not supported; use (time, features)')
+        unit = cls(design.unit_name(layer), layer.name, design.input_buffer(layer), design.output_buffer(layer),
+                   shape[0], shape[1])  # fmt: skip
+        if unit.den.bit_length() > MAX_DEN_BITS:
+            raise UnsupportedError(f'{what}: output precision {unit.y.type} is too coarse for input {unit.x.type}')
+        return unit
+
+    @property
+    def shift(self) -> int:  # K: output frac bits minus input frac bits
+        return self.y.type.frac - self.x.type.frac
+
+    @property
+    def den(self) -> int:
+        return self.steps << max(-self.shift, 0)
+
+    @property
+    def num_width(self) -> int:
+        xt = self.x.type
+        return bits_for_range(self.steps * xt.min_int, self.steps * xt.max_int) + max(self.shift, 0)
+
+    def emulate(self, env):
+        total = env[self.x.name].reshape(-1, self.steps, self.channels).sum(axis=1)
+        return divide_requantize(total << max(self.shift, 0), self.den, self.y.type)
+
+    def cycles(self) -> int:
+        return 1 + self.channels * (self.steps + self.num_width + 3)
+
+    def emit(self, engine) -> Emitted:
+        n, xt, yt = self.name, self.x.type, self.y.type
+        generics = generic_map(
+            T=self.steps, C=self.channels, AW=self.x.aw, YAW=self.y.aw, X_W=xt.width, X_SIGNED=xt.signed,
+            K=self.shift, NUM_W=self.num_width, DEN_W=self.den.bit_length(), DEN=self.den,
+            Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
+        )  # fmt: skip
+        self.x.readers.append(f'{n}_x_addr')
+        body = f"""  {n}_gavg : entity work.vs_gavg
+    generic map ({generics})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted([f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);'], body, [])

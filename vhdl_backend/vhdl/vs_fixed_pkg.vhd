@@ -1,0 +1,106 @@
+-- vs_fixed_pkg: requantization with hls4ml's (ap_fixed's) rounding and saturation modes.
+-- The VHDL twin of vhdlspartan/fixed.py: same mode codes, same order of operations.
+-- Rounding codes: 0 TRN, 1 TRN_ZERO, 2 RND, 3 RND_ZERO, 4 RND_INF, 5 RND_MIN_INF, 6 RND_CONV.
+-- Saturation codes: 0 WRAP, 1 SAT, 2 SAT_ZERO, 3 SAT_SYM.
+library ieee;
+use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
+
+package vs_fixed_pkg is
+  -- Signed view of a stored tensor element (unsigned types gain a zero sign bit).
+  function vs_to_signed(raw : std_logic_vector; is_signed : boolean; width : positive) return signed;
+  -- 1 when the floor q of a value is to be incremented, given how its dropped part compares to 1/2.
+  function vs_round_inc(mode : natural; q_odd, above, tie, nonzero, neg : boolean) return boolean;
+  -- v is at the target scale; bring it into a w-bit (un)signed range.
+  function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector;
+  -- Cast v (frac bits f_in) to a type with f_in - shift frac bits.
+  function vs_requant(v : signed; shift : integer; w : positive; is_signed : boolean; rnd, sat : natural)
+    return std_logic_vector;
+  function vs_max(a, b : integer) return integer;
+  function vs_clog2(n : positive) return natural;
+end package;
+
+package body vs_fixed_pkg is
+  function vs_max(a, b : integer) return integer is
+  begin
+    if a > b then return a; end if;
+    return b;
+  end function;
+
+  function vs_clog2(n : positive) return natural is
+    variable r : natural := 0;
+  begin
+    while (2 ** r) < n loop r := r + 1; end loop;
+    return r;
+  end function;
+
+  function vs_to_signed(raw : std_logic_vector; is_signed : boolean; width : positive) return signed is
+  begin
+    if is_signed then
+      return resize(signed(raw), width);
+    end if;
+    return signed(resize(unsigned(raw), width));
+  end function;
+
+  function vs_round_inc(mode : natural; q_odd, above, tie, nonzero, neg : boolean) return boolean is
+  begin
+    case mode is
+      when 1 => return neg and nonzero;            -- TRN_ZERO
+      when 2 => return above or tie;               -- RND
+      when 3 => return above or (tie and neg);     -- RND_ZERO
+      when 4 => return above or (tie and not neg); -- RND_INF
+      when 5 => return above;                      -- RND_MIN_INF
+      when 6 => return above or (tie and q_odd);   -- RND_CONV
+      when others => return false;                 -- TRN
+    end case;
+  end function;
+
+  function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector is
+    constant L : positive := vs_max(v'length, w + 1) + 1;
+    variable x : signed(L - 1 downto 0) := resize(v, L);
+    variable hi, lo : signed(L - 1 downto 0) := (others => '0');
+  begin
+    if is_signed then
+      hi(w - 2 downto 0) := (others => '1');          -- 2^(w-1) - 1
+      lo(L - 1 downto w - 1) := (others => '1');      -- -2^(w-1)
+    else
+      hi(w - 1 downto 0) := (others => '1');          -- 2^w - 1
+    end if;
+    if sat = 3 and is_signed then
+      lo := -hi;                                      -- SAT_SYM: -max .. max
+    end if;
+    if sat /= 0 then
+      if x > hi then
+        if sat = 2 then x := (others => '0'); else x := hi; end if;
+      elsif x < lo then
+        if sat = 2 then x := (others => '0'); else x := lo; end if;
+      end if;
+    end if;
+    return std_logic_vector(x(w - 1 downto 0));      -- WRAP keeps the low bits
+  end function;
+
+  function vs_requant(v : signed; shift : integer; w : positive; is_signed : boolean; rnd, sat : natural)
+    return std_logic_vector is
+    constant L : positive := vs_max(v'length, shift + 1) + 1;
+    variable x : signed(L - 1 downto 0) := resize(v, L);
+    variable q : signed(L - 1 downto 0);
+    variable above, tie, nonzero : boolean;
+  begin
+    if shift <= 0 then
+      return vs_saturate(shift_left(resize(v, v'length - shift), -shift), w, is_signed, sat);
+    end if;
+    q := shift_right(x, shift);
+    nonzero := x(shift - 1 downto 0) /= 0;
+    if shift = 1 then
+      tie := x(0) = '1';
+      above := false;
+    else
+      tie := x(shift - 1) = '1' and x(shift - 2 downto 0) = 0;
+      above := x(shift - 1) = '1' and x(shift - 2 downto 0) /= 0;
+    end if;
+    if vs_round_inc(rnd, q(0) = '1', above, tie, nonzero, x(L - 1) = '1') then
+      q := q + 1;
+    end if;
+    return vs_saturate(q, w, is_signed, sat);
+  end function;
+end package body;

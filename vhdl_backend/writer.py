@@ -1,0 +1,48 @@
+"""Writes a VHDLSpartan project: VHDL, testbench, and Vivado scripts for users who have Vivado."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hls4ml.writer.writers import Writer
+
+from .design import lower
+from .top import project_files
+
+
+def vivado_files(design, order: list, part: str, clock_ns: float) -> dict:
+    reads = '\n'.join(f'read_vhdl -vhdl2008 ../{path}' for path in order)
+    tcl = f"""# Out-of-context synthesis and implementation of {design.project} in Vivado (batch mode):
+#   cd vivado && vivado -mode batch -source build.tcl
+create_project -in_memory -part {part}
+{reads}
+read_xdc {design.project}.xdc
+synth_design -top {design.project} -part {part} -mode out_of_context
+report_utilization -file utilization_synth.rpt
+opt_design
+place_design
+route_design
+report_utilization -file utilization_impl.rpt
+report_timing_summary -file timing.rpt
+"""
+    xdc = f"""# Clock of {design.project}: {clock_ns} ns
+create_clock -period {clock_ns} -name clk [get_ports clk]
+"""
+    return {'vivado/build.tcl': tcl, f'vivado/{design.project}.xdc': xdc}
+
+
+class VHDLSpartanWriter(Writer):
+    def write_hls(self, model):
+        design = lower(model)  # raises before anything is written
+        files = project_files(design)
+        order = files['vhdl/compile_order.txt'].split()
+        part, clock = model.config.get_config_value('Part'), model.config.get_config_value('ClockPeriod')
+        files.update(vivado_files(design, order, part, clock))
+        root = Path(model.config.get_output_dir())
+        for rel, text in sorted(files.items()):
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + '.tmp')
+            tmp.write_text(text)
+            os.replace(tmp, path)
