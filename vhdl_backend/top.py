@@ -26,7 +26,8 @@ def slv(width: int) -> str:
 
 def rom_vhdl(project: str, rom: Rom) -> str:
     entity = f'{project}_{rom.name}_rom'
-    words = ',\n'.join(f'    {k} => "{w:0{rom.width}b}"' for k, w in enumerate(rom.words))
+    padded = list(rom.words) + [0] * (2 - rom.depth)  # GHDL 2.0 cannot synthesize a one-word memory
+    words = ',\n'.join(f'    {k} => "{w:0{rom.width}b}"' for k, w in enumerate(padded))
     return f"""{HEADER}-- Constant memory {rom.name}: {rom.depth} words of {rom.width} bits, registered read.
 {USES}
 entity {entity} is
@@ -38,7 +39,7 @@ entity {entity} is
 end entity;
 
 architecture rtl of {entity} is
-  type rom_t is array (0 to {rom.depth - 1}) of {slv(rom.width)};
+  type rom_t is array (0 to {len(padded) - 1}) of {slv(rom.width)};
   signal rom : rom_t := (
 {words}
   );
@@ -49,7 +50,7 @@ begin
   process (clk)
   begin
     if rising_edge(clk) then
-      if to_integer(unsigned(addr)) < {rom.depth} then
+      if to_integer(unsigned(addr)) < {len(padded)} then
         data_r <= rom(to_integer(unsigned(addr)));
       end if;
     end if;

@@ -34,7 +34,7 @@ architecture rtl of vs_affine is
   constant P_W   : positive := X_W + S_W + 2;
   constant SUM_W : positive := vs_max(P_W + PROD_SHIFT, BIAS_W + 1 + BIAS_SHIFT) + 1;
   signal rd_en : std_logic;
-  signal c_i   : natural range 0 to C - 1 := 0;
+  signal c_i   : natural range 0 to C := 0;
   signal prod  : signed(P_W - 1 downto 0) := (others => '0');
   signal bias  : signed(BIAS_W downto 0) := (others => '0');
   signal y_r   : std_logic_vector(Y_W - 1 downto 0) := (others => '0');

@@ -46,10 +46,10 @@ architecture rtl of vs_dense_ctrl is
   constant SUM_W   : positive := vs_max(ACC_W + vs_max(ACC_SHIFT, 0), BIAS_W + 1 + vs_max(BIAS_SHIFT, 0)) + 1;
   type state_t is (S_IDLE, S_ISSUE, S_WAIT, S_WRITE);
   signal st    : state_t := S_IDLE;
-  signal i     : natural range 0 to N_IN - 1 := 0;
-  signal g     : natural range 0 to N_GROUPS - 1 := 0;
-  signal t     : natural range 0 to N_T - 1 := 0;
-  signal k     : natural range 0 to P - 1 := 0;
+  signal i     : natural range 0 to N_IN := 0;  -- ranges one past the end: GHDL checks i + 1 statically
+  signal g     : natural range 0 to N_GROUPS := 0;
+  signal t     : natural range 0 to N_T := 0;
+  signal k     : natural range 0 to P := 0;
   signal xbase : natural range 0 to N_T * N_IN := 0;
   signal wbase : natural range 0 to N_GROUPS * N_IN := 0;
   signal ybase : natural range 0 to N_T * N_OUT := 0;
@@ -97,26 +97,27 @@ begin
         st <= S_IDLE;
         v1 <= '0';
       else
-        case st is
-          when S_IDLE =>
+        -- if/elsif, not case: GHDL writes a case as a Verilog case without default,
+        -- in which Yosys infers latches
+        if st = S_IDLE then
             if start = '1' then
               i <= 0; g <= 0; t <= 0; k <= 0;
               xbase <= 0; wbase <= 0; ybase <= 0; gbase <= 0;
               st <= S_ISSUE;
             end if;
-          when S_ISSUE =>
+        elsif st = S_ISSUE then
             if i = N_IN - 1 then
               i <= 0;
               st <= S_WAIT;
             else
               i <= i + 1;
             end if;
-          when S_WAIT =>
+        elsif st = S_WAIT then
             if eng_acc_valid = '1' then
               k <= 0;
               st <= S_WRITE;
             end if;
-          when S_WRITE =>
+        elsif st = S_WRITE then
             acc_k := (others => '0');
             for lane in 0 to P - 1 loop
               if lane = k then
@@ -150,7 +151,7 @@ begin
             else
               k <= k + 1;
             end if;
-        end case;
+        end if;
       end if;
     end if;
   end process;

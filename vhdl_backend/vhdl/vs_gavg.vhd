@@ -30,9 +30,9 @@ architecture rtl of vs_gavg is
   type state_t is (S_IDLE, S_SUM, S_DRAIN, S_LOAD, S_DIV, S_FIN);
   constant DEN_V : unsigned(DEN_W downto 0) := to_unsigned(DEN, DEN_W + 1);
   signal st    : state_t := S_IDLE;
-  signal c_i   : natural range 0 to C - 1 := 0;
-  signal t_i   : natural range 0 to T - 1 := 0;
-  signal j     : natural range 0 to NUM_W - 1 := 0;
+  signal c_i   : natural range 0 to C := 0;  -- ranges one past the end: GHDL checks + 1 statically
+  signal t_i   : natural range 0 to T := 0;
+  signal j     : natural range 0 to NUM_W := 0;
   signal addr  : natural range 0 to T * C := 0;
   signal v1    : std_logic := '0';
   signal sum   : signed(NUM_W downto 0) := (others => '0');
@@ -63,14 +63,15 @@ begin
         st <= S_IDLE;
         v1 <= '0';
       else
-        case st is
-          when S_IDLE =>
+        -- if/elsif, not case: GHDL writes a case as a Verilog case without default,
+        -- in which Yosys infers latches
+        if st = S_IDLE then
             if start = '1' then
               c_i <= 0; t_i <= 0; addr <= 0;
               sum <= (others => '0');
               st <= S_SUM;
             end if;
-          when S_SUM =>
+        elsif st = S_SUM then
             if t_i = T - 1 then
               t_i <= 0;
               st <= S_DRAIN;
@@ -78,16 +79,21 @@ begin
               t_i <= t_i + 1;
               addr <= addr + C;
             end if;
-          when S_DRAIN =>
+        elsif st = S_DRAIN then
             st <= S_LOAD;
-          when S_LOAD =>
+        elsif st = S_LOAD then
             neg <= sum < 0;
-            n <= resize(unsigned(shift_left(abs(sum), vs_max(K, 0))), NUM_W);
+            -- not abs(): GHDL 2.0's Verilog writer has no abs
+            if sum < 0 then
+              n <= resize(unsigned(shift_left(-sum, vs_max(K, 0))), NUM_W);
+            else
+              n <= resize(unsigned(shift_left(sum, vs_max(K, 0))), NUM_W);
+            end if;
             q <= (others => '0');
             r <= (others => '0');
             j <= 0;
             st <= S_DIV;
-          when S_DIV =>
+        elsif st = S_DIV then
             r2 := shift_left(resize(r, DEN_W + 2), 1);
             r2(0) := n(NUM_W - 1);
             n <= shift_left(n, 1);
@@ -99,7 +105,7 @@ begin
               q <= shift_left(q, 1);
             end if;
             if j = NUM_W - 1 then st <= S_FIN; else j <= j + 1; end if;
-          when S_FIN =>
+        elsif st = S_FIN then
             -- floor division: a negative quotient with a remainder steps down by one
             qs := signed(resize(q, NUM_W + 2));
             rf := resize(r, DEN_W + 2);
@@ -127,7 +133,7 @@ begin
               addr <= c_i + 1;
               st <= S_SUM;
             end if;
-        end case;
+        end if;
       end if;
     end if;
   end process;

@@ -50,7 +50,7 @@ begin
     signal acc_k : signed(ACC_W - 1 downto 0);
   begin
     lane : entity work.vs_mac_lane
-      generic map (A_W => A_W, B_W => B_W, ACC_W => ACC_W, DSP => k < DSP_LANES)
+      generic map (A_W => A_W, B_W => B_W, ACC_W => ACC_W, DSP => boolean'pos(k < DSP_LANES))
       port map (
         clk => clk, valid => v_r, first => f_r, a => a_r,
         b => signed(b_r((k + 1) * B_W - 1 downto k * B_W)), acc => acc_k

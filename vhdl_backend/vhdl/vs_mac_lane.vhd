@@ -11,7 +11,7 @@ entity vs_mac_lane is
     A_W     : positive;
     B_W     : positive;
     ACC_W   : positive;
-    DSP     : boolean
+    DSP     : natural   -- 1: a DSP48E1, 0: LUTs (an integer, so GHDL names the two modules apart)
   );
   port (
     clk   : in  std_logic;
@@ -24,9 +24,9 @@ entity vs_mac_lane is
 end entity;
 
 architecture rtl of vs_mac_lane is
-  function dsp_style(use_dsp_lane : boolean) return string is
+  function dsp_style(use_dsp_lane : natural) return string is
   begin
-    if use_dsp_lane then return "yes"; end if;
+    if use_dsp_lane = 1 then return "yes"; end if;
     return "no";
   end function;
   signal prod : signed(A_W + B_W - 1 downto 0) := (others => '0');

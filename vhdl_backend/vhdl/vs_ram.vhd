@@ -23,20 +23,38 @@ entity vs_ram is
 end entity;
 
 architecture rtl of vs_ram is
-  type mem_t is array (0 to DEPTH - 1) of std_logic_vector(WIDTH - 1 downto 0);
-  signal mem : mem_t := (others => (others => '0'));
-  attribute ram_style : string;
-  attribute ram_style of mem : signal is STYLE;
 begin
-  process (clk)
+  -- GHDL 2.0's synthesis fails on a one-word memory: keep a single element in a register.
+  one_word : if DEPTH = 1 generate
+    signal reg : std_logic_vector(WIDTH - 1 downto 0) := (others => '0');
   begin
-    if rising_edge(clk) then
-      if we = '1' and to_integer(unsigned(waddr)) < DEPTH then
-        mem(to_integer(unsigned(waddr))) <= wdata;
+    process (clk)
+    begin
+      if rising_edge(clk) then
+        if we = '1' and unsigned(waddr) = 0 then
+          reg <= wdata;
+        end if;
+        rdata <= reg;
       end if;
-      if to_integer(unsigned(raddr)) < DEPTH then
-        rdata <= mem(to_integer(unsigned(raddr)));
+    end process;
+  end generate;
+
+  memory : if DEPTH > 1 generate
+    type mem_t is array (0 to DEPTH - 1) of std_logic_vector(WIDTH - 1 downto 0);
+    signal mem : mem_t := (others => (others => '0'));
+    attribute ram_style : string;
+    attribute ram_style of mem : signal is STYLE;
+  begin
+    process (clk)
+    begin
+      if rising_edge(clk) then
+        if we = '1' and to_integer(unsigned(waddr)) < DEPTH then
+          mem(to_integer(unsigned(waddr))) <= wdata;
+        end if;
+        if to_integer(unsigned(raddr)) < DEPTH then
+          rdata <= mem(to_integer(unsigned(raddr)));
+        end if;
       end if;
-    end if;
-  end process;
+    end process;
+  end generate;
 end architecture;

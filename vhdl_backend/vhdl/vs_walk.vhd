@@ -20,7 +20,7 @@ end entity;
 architecture rtl of vs_walk is
   type addr_pipe_t is array (1 to LAT) of std_logic_vector(AW - 1 downto 0);
   signal run   : std_logic := '0';
-  signal i     : natural range 0 to N - 1 := 0;
+  signal i     : natural range 0 to N := 0;  -- one past the end: GHDL checks i + 1 statically
   signal v     : std_logic_vector(1 to LAT) := (others => '0');
   signal last  : std_logic_vector(1 to LAT) := (others => '0');
   signal a     : addr_pipe_t := (others => (others => '0'));

@@ -1,0 +1,105 @@
+"""Per-cycle cocotb tests of static VHDL library units, simulated with GHDL.
+
+Each pytest case builds the unit with cocotb's Python runner in its own directory under
+tmp_path and runs the cocotb module next to this file (cocotb_mac_engine.py, cocotb_map.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+VHDL_DIR = HERE.parents[1] / 'vhdl_backend' / 'vhdl'
+
+# The runner hands sys.path to the simulator's Python as PYTHONPATH: make the cocotb modules here importable.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
+
+
+def _run(tmp_path: Path, toplevel: str, files: list[str], generics: dict, module: str, env: dict) -> None:
+    runner_mod = pytest.importorskip('cocotb_tools.runner')
+    runner = runner_mod.get_runner('ghdl')
+    build_dir = tmp_path / 'sim_build'
+    runner.build(
+        sources=[VHDL_DIR / f for f in files],
+        hdl_toplevel=toplevel,
+        parameters=generics,
+        build_args=['--std=08'],
+        build_dir=build_dir,
+        always=True,
+    )
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=toplevel,
+            parameters=generics,
+            test_args=['--std=08'],
+            build_dir=build_dir,
+            extra_env={k: str(v) for k, v in env.items()},
+        )
+    except SystemExit as e:  # the runner exits on failing cocotb tests or a failed simulation
+        pytest.fail(f'cocotb {module} on {toplevel} {generics} failed (exit {e.code}); logs and results in {build_dir}')
+
+
+def _vhdl_generic(v) -> str:
+    return ('true' if v else 'false') if isinstance(v, bool) else str(v)
+
+
+# --- vs_mac_engine ---------------------------------------------------------------------------
+
+# (LANES, DSP_LANES, A_W, B_W, ACC_W, longest dot product, ACC_W holds every sum exactly)
+MAC_CASES = [
+    pytest.param(4, 2, 8, 8, 20, 24, True, id='L4-dsp2-a8b8-acc20'),
+    pytest.param(1, 1, 17, 13, 48, 40, True, id='L1-dsp1-a17b13-acc48'),
+    pytest.param(5, 0, 2, 3, 9, 12, True, id='L5-dsp0-a2b3-acc9'),
+    # accumulator as narrow as the generator ever makes it (A_W + B_W): long extreme sums wrap
+    pytest.param(3, 3, 6, 5, 11, 40, False, id='L3-dsp3-a6b5-acc11-wrap'),
+]
+
+
+@pytest.mark.parametrize('lanes,dsp_lanes,a_w,b_w,acc_w,max_len,exact', MAC_CASES)
+def test_mac_engine(tmp_path, lanes, dsp_lanes, a_w, b_w, acc_w, max_len, exact):
+    generics = dict(LANES=lanes, DSP_LANES=dsp_lanes, A_W=a_w, B_W=b_w, ACC_W=acc_w)
+    env = dict(generics, MAC_MAX_LEN=max_len, MAC_EXACT=int(exact), MAC_SEED=1000 * lanes + 10 * a_w + b_w)
+    _run(tmp_path, 'vs_mac_engine', ['vs_mac_lane.vhd', 'vs_mac_engine.vhd'], generics, 'cocotb_mac_engine', env)
+
+
+# --- vs_map ----------------------------------------------------------------------------------
+
+# X_W, X_SIGNED, SHIFT, Y_W, Y_SIGNED, rounding, saturation, RELU, N (2**X_W: every input value)
+MAP_CASES = [
+    pytest.param(8, True, 3, 4, True, 'RND', 'SAT', False, 256, id='s8-s4-sh3-RND-SAT'),
+    pytest.param(10, True, 2, 6, True, 'RND_CONV', 'SAT_SYM', False, 200, id='s10-s6-sh2-RND_CONV-SAT_SYM'),
+    pytest.param(8, False, -1, 5, True, 'TRN', 'WRAP', False, 256, id='u8-s5-sh-1-TRN-WRAP'),
+    pytest.param(12, True, 4, 8, False, 'RND_INF', 'SAT_ZERO', True, 200, id='s12-u8-sh4-RND_INF-SAT_ZERO-relu'),
+    pytest.param(7, True, 1, 5, True, 'TRN_ZERO', 'WRAP', True, 128, id='s7-s5-sh1-TRN_ZERO-WRAP-relu'),
+    pytest.param(16, True, 5, 10, True, 'RND_ZERO', 'SAT', False, 200, id='s16-s10-sh5-RND_ZERO-SAT'),
+    pytest.param(9, True, 6, 3, True, 'RND_MIN_INF', 'SAT_SYM', False, 200, id='s9-s3-sh6-RND_MIN_INF-SAT_SYM'),
+    pytest.param(6, False, 0, 4, False, 'TRN', 'SAT', True, 64, id='u6-u4-sh0-TRN-SAT-relu'),
+    pytest.param(7, True, 7, 1, True, 'RND_INF', 'SAT', False, 128, id='s7-s1-sh7-RND_INF-SAT'),
+]
+
+
+@pytest.mark.parametrize('x_w,x_signed,shift,y_w,y_signed,rounding,saturation,relu,n', MAP_CASES)
+def test_map(tmp_path, x_w, x_signed, shift, y_w, y_signed, rounding, saturation, relu, n):
+    from vhdlspartan.fixed import FixedType
+
+    x_frac = max(shift, 0) + 2
+    y_type = FixedType(y_w, x_frac - shift, y_signed, rounding, saturation)
+    aw = max(1, (n - 1).bit_length())
+    generics = dict(
+        N=n, AW=aw, X_W=x_w, X_SIGNED=x_signed, SHIFT=shift, Y_W=y_w, Y_SIGNED=y_signed,
+        RND=y_type.rounding_code, SAT=y_type.saturation_code, RELU=relu,
+    )  # fmt: skip
+    case = dict(generics, rounding=rounding, saturation=saturation, x_frac=x_frac, seed=7 * x_w + 3 * y_w + shift)
+    _run(
+        tmp_path, 'vs_map', ['vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_map.vhd'],
+        {k: _vhdl_generic(v) for k, v in generics.items()}, 'cocotb_map', {'MAP_CASE': json.dumps(case)},
+    )  # fmt: skip
