@@ -32,6 +32,9 @@ class VHDLSpartanBackend(FPGABackend):
         # hls4ml's generic conversion, with our fix-ups placed before the passes they guard.
         convert = list(get_flow('convert').optimizers)
         convert.insert(convert.index('merge_linear_activation'), 'vhdlspartan:keep_linear_quantizer')
+        # A Dense over (time, features) runs per time step as it is; hls4ml's rewrite into a
+        # Conv1D drops the QKeras weight quantizer (the weights are then truncated, not rounded).
+        convert.remove('replace_multidimensional_dense_with_conv')
         convert = register_flow('convert', convert, requires=['parse_qonnx'], backend=self.name)
         optimize = register_flow('optimize', get_flow('optimize').optimizers, requires=[convert], backend=self.name)
         validate = register_flow('validate', ['vhdlspartan:validate_design'], requires=[optimize], backend=self.name)

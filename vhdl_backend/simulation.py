@@ -46,7 +46,7 @@ def random_inputs(design, n: int, rng) -> np.ndarray:
 
 def simulate(design, out_dir, q_in: np.ndarray) -> dict:
     """Run the testbench over integer inputs; compare with the emulation bit for bit."""
-    project_dir = Path(out_dir)
+    project_dir = Path(out_dir).resolve()
     sim_dir = project_dir / 'sim'
     work = sim_dir / 'work'
     if work.exists():

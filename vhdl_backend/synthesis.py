@@ -94,7 +94,7 @@ def count_cells(stat: dict, top: str) -> dict:
 
 
 def synthesize(design, out_dir) -> dict:
-    project_dir = Path(out_dir)
+    project_dir = Path(out_dir).resolve()
     syn_dir = project_dir / 'synth'
     work = syn_dir / 'work'
     if work.exists():

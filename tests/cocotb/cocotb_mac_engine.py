@@ -88,7 +88,7 @@ async def mac_engine_random_dot_products(dut):
         return (0, rng.randint(0, 1), rng.randint(0, 1), rng.randint(-(1 << (a_w - 1)), (1 << (a_w - 1)) - 1),
                 [rng.randint(-(1 << (b_w - 1)), (1 << (b_w - 1)) - 1) for _ in range(lanes)])
 
-    for dp in _dot_products(rng, lanes, a_w, b_w, count=160, max_len=max_len):
+    for dp in _dot_products(rng, lanes, a_w, b_w, count=400, max_len=max_len):
         sums = [0] * lanes
         for t, (a, bs) in enumerate(dp):
             if t > 0 and rng.random() < 0.25:  # a gap inside the sum

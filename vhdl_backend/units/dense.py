@@ -52,11 +52,12 @@ class DenseUnit:
         x = design.input_buffer(layer)
         in_shape = list(layer.get_input_variable().shape)
         if layer.class_name == 'Dense':
-            if len(in_shape) != 1:
-                raise UnsupportedError(f'{what}: Dense on input shape {in_shape} is not supported; use 1-D input')
-            n_t, n_in = 1, in_shape[0]
+            if len(in_shape) not in (1, 2):
+                raise UnsupportedError(f'{what}: Dense on input shape {in_shape} is not supported; '
+                                       'supported: (features) or (time, features)')  # fmt: skip
+            n_t, n_in = ([1] + in_shape)[-2:]
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
-        else:  # a Dense over (time, features) that hls4ml rewrote as a pointwise Conv1D
+        else:  # a Conv1D of kernel 1: a Dense per time step
             geometry = [layer.get_attr(k) for k in ('filt_width', 'stride_width', 'pad_left', 'pad_right')]
             if len(in_shape) != 2 or geometry != [1, 1, 0, 0]:
                 raise UnsupportedError(

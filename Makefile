@@ -1,0 +1,36 @@
+# Two commands: `make demo` runs the main demo, `make test` runs the tests.
+# Both create .venv (Python 3.11 or 3.10), install the project, and install GHDL when missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.10 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench setup ghdl clean
+
+setup: $(STAMP) ghdl
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+ghdl:
+	@command -v ghdl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq ghdl; \
+	  else echo "GHDL is missing. Install it with: sudo apt-get install -y ghdl"; exit 1; fi; }
+
+demo: setup
+	$(PY) examples/demo.py
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf demo_out .pytest_cache
