@@ -16,3 +16,15 @@ def register(register_backend, register_writer):
 
     register_writer(BACKEND_NAME, VHDLSpartanWriter)
     register_backend(BACKEND_NAME, VHDLSpartanBackend)
+    _register_qkeras_objects()
+
+
+def _register_qkeras_objects():
+    """Let keras.models.load_model read QKeras layers without custom_objects, as hls4ml's
+    YAML flow (`KerasModel: !keras_model model.h5`, `hls4ml convert`) loads models."""
+    import tensorflow as tf
+    from qkeras.utils import _add_supported_quantized_objects
+
+    objects = {}
+    _add_supported_quantized_objects(objects)
+    tf.keras.utils.get_custom_objects().update(objects)

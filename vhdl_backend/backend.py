@@ -32,6 +32,7 @@ class VHDLSpartanBackend(FPGABackend):
         # hls4ml's generic conversion, with our fix-ups placed before the passes they guard.
         convert = list(get_flow('convert').optimizers)
         convert.insert(convert.index('merge_linear_activation'), 'vhdlspartan:keep_linear_quantizer')
+        convert.insert(convert.index('qkeras_factorize_alpha'), 'vhdlspartan:check_quantizers')
         # A Dense over (time, features) runs per time step as it is; hls4ml's rewrite into a
         # Conv1D drops the QKeras weight quantizer (the weights are then truncated, not rounded).
         convert.remove('replace_multidimensional_dense_with_conv')

@@ -18,8 +18,6 @@ from .units.base import Buffer, resolve_storage, vhdl_name
 from .units.dense import Engine
 
 MAX_IO_WIDTH = 31  # the file-driven testbench moves values through VHDL integers
-QUANTIZERS_SUPPORTED = ('quantized_bits',)
-ALPHAS_SUPPORTED = (None, 1, 1.0, 'auto_po2')
 
 
 @dataclass
@@ -68,8 +66,13 @@ class Design:
     def storage(self, layer, tensor: str, bits: int) -> str:
         """Storage ('bram' or 'lutram') of a layer's result buffer or weight memory."""
         kind = 'auto'
-        if self.model_config is not None:
-            kind = self.model_config.get_layer_config_value(layer, 'Storage', 'auto')
+        if self.model_config is not None:  # layer name, then layer type, then model
+            hls_cfg = self.model_config.config.get('HLSConfig', {})
+            for scope in (hls_cfg.get('LayerName', {}).get(layer.name), hls_cfg.get('LayerType', {}).get(layer.class_name),
+                          hls_cfg.get('Model')):  # fmt: skip
+                if scope and 'Storage' in scope:
+                    kind = scope['Storage']
+                    break
         if isinstance(kind, dict):
             kind = kind.get(tensor, 'auto')
         return resolve_storage(str(kind).lower(), bits, f'layer {layer.name!r} {tensor}')
@@ -110,31 +113,6 @@ def _model_value(model, key, default):
     return model.config.config.get('HLSConfig', {}).get('Model', {}).get(key, default)
 
 
-def _check_quantizers(layer):
-    what = f'layer {layer.name!r} ({layer.class_name})'
-    for attr in ('weight_quantizer', 'bias_quantizer'):
-        quantizer = layer.get_attr(attr)
-        if quantizer is None or not hasattr(quantizer, 'qkeras_config'):
-            continue
-        cls_name = quantizer.qkeras_config['class_name']
-        if cls_name not in QUANTIZERS_SUPPORTED:
-            raise UnsupportedError(f'{what}: {attr} {cls_name} is not supported; supported: {QUANTIZERS_SUPPORTED}')
-        alpha = quantizer.alpha
-        if alpha not in ALPHAS_SUPPORTED:
-            raise UnsupportedError(
-                f'{what}: {attr} {cls_name} with alpha={alpha!r} is not supported: the hardware scales by powers of '
-                f'2 only; use alpha in {ALPHAS_SUPPORTED}'
-            )
-    aq = layer.get_attr('activation_quantizer')
-    if isinstance(aq, dict) and aq.get('class_name') == 'quantized_relu':
-        cfg = aq.get('config', {})
-        if cfg.get('negative_slope', 0) or cfg.get('relu_upper_bound') is not None or cfg.get('use_sigmoid', 0):
-            raise UnsupportedError(
-                f'{what}: quantized_relu with negative_slope, relu_upper_bound or use_sigmoid is not supported; '
-                'supported: quantized_relu(bits, integer)'
-            )
-
-
 def _check_lanes(model):
     lanes = _model_value(model, 'Lanes', 1)
     dsp_lanes = _model_value(model, 'DSPLanes', lanes)
@@ -162,7 +140,6 @@ def lower(model) -> Design:
         elif cls_name in ALIAS_LAYERS:
             design.buffers[layer.outputs[0]] = design.input_buffer(layer)
         elif cls_name in UNIT_FOR_LAYER:
-            _check_quantizers(layer)
             design.units.append(UNIT_FOR_LAYER[cls_name].from_layer(layer, design))
         else:
             keras_cls = layer.attributes.get('class_name', cls_name)
