@@ -29,14 +29,18 @@ def randomize(model, seed=0, scale=0.5):
     return model
 
 
-def mlp_model():
+def mlp_model(final_relu=False):
+    """final_relu: end in QDense(activation=quantized_relu), which hls4ml's Vivado emulation keeps
+    (it drops a final QActivation(quantized_bits))."""
     x = tf.keras.Input((10,), name='x')
     h = QActivation(quantized_bits(8, 2), name='q_in')(x)
     h = qdense(12, name='d1')(h)
     h = QActivation(quantized_relu(6, 2), name='r1')(h)
     h = qdense(5, name='d2', activation=quantized_relu(7, 3))(h)
-    h = qdense(2, name='d3')(h)
-    y = QActivation(quantized_bits(10, 3), name='out')(h)
+    if final_relu:
+        y = qdense(2, name='d3', activation=quantized_relu(10, 3))(h)
+    else:
+        y = QActivation(quantized_bits(10, 3), name='out')(qdense(2, name='d3')(h))
     return randomize(tf.keras.Model(x, y), seed=1)
 
 
