@@ -79,9 +79,11 @@ MAP_CASES = [
     pytest.param(10, True, 2, 6, True, 'RND_CONV', 'SAT_SYM', False, 200, id='s10-s6-sh2-RND_CONV-SAT_SYM'),
     pytest.param(8, False, -1, 5, True, 'TRN', 'WRAP', False, 256, id='u8-s5-sh-1-TRN-WRAP'),
     pytest.param(12, True, 4, 6, False, 'RND_INF', 'SAT_ZERO', True, 200, id='s12-u6-sh4-RND_INF-SAT_ZERO-relu'),
-    pytest.param(7, True, 1, 5, True, 'TRN_ZERO', 'WRAP', True, 128, id='s7-s5-sh1-TRN_ZERO-WRAP-relu'),
-    pytest.param(16, True, 5, 10, True, 'RND_ZERO', 'SAT', False, 200, id='s16-s10-sh5-RND_ZERO-SAT'),
+    pytest.param(7, True, 1, 5, True, 'RND_CONV', 'WRAP', False, 128, id='s7-s5-sh1-RND_CONV-WRAP'),
+    pytest.param(8, True, 1, 6, True, 'RND_ZERO', 'WRAP', False, 256, id='s8-s6-sh1-RND_ZERO-WRAP'),
+    pytest.param(16, True, 5, 10, True, 'TRN_ZERO', 'SAT', False, 200, id='s16-s10-sh5-TRN_ZERO-SAT'),
     pytest.param(9, True, 6, 3, True, 'RND_MIN_INF', 'SAT_SYM', False, 200, id='s9-s3-sh6-RND_MIN_INF-SAT_SYM'),
+    pytest.param(8, True, 2, 5, True, 'RND', 'SAT', True, 256, id='s8-s5-sh2-RND-SAT-relu'),
     pytest.param(6, False, 0, 4, False, 'TRN', 'SAT', True, 64, id='u6-u4-sh0-TRN-SAT-relu'),
     pytest.param(7, True, 7, 1, True, 'RND_INF', 'SAT', False, 128, id='s7-s1-sh7-RND_INF-SAT'),
 ]
