@@ -2,7 +2,8 @@
 -- One operand a is broadcast to LANES lanes, each with its own operand b; lane k
 -- accumulates output neuron k of the current group. The first DSP_LANES lanes are DSP48E1
 -- multipliers, the rest LUT multipliers. Latency: a/b registered, product registered,
--- accumulator registered; acc_valid is high in the cycle after the last product is summed.
+-- accumulator registered; acc_valid is high for one cycle, 3 cycles after in_valid and in_last
+-- are presented, in the cycle acc first shows the finished sums (held until the next sum starts).
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;

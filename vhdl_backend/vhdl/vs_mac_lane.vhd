@@ -35,6 +35,8 @@ architecture rtl of vs_mac_lane is
   attribute use_dsp : string;
   attribute use_dsp of prod : signal is dsp_style(DSP);
 begin
+  assert ACC_W >= A_W + B_W report "vs_mac_lane: ACC_W must hold a whole product" severity failure;
+
   process (clk)
   begin
     if rising_edge(clk) then

@@ -1,6 +1,7 @@
 -- vs_walk: the address walk shared by the element-wise units. After start it reads
 -- elements 0..N-1, one a cycle, and presents each element's write address LAT cycles
 -- after its read address; done is high with the last write. Cycles from start to done: N + LAT.
+-- The source memory has one registered read stage, as vs_ram and the ROMs have.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -26,6 +27,7 @@ architecture rtl of vs_walk is
   signal a     : addr_pipe_t := (others => (others => '0'));
   signal cur   : std_logic_vector(AW - 1 downto 0);
 begin
+  assert 2 ** AW >= N report "vs_walk: AW too narrow for N addresses" severity failure;
   cur <= std_logic_vector(to_unsigned(i, AW));
   rd_en <= run;
   rd_addr <= cur when run = '1' else (others => '0');
