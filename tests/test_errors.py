@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_tanh
 
-from conftest import convert, mlp_model, qdense
+from conftest import mlp_model, qdense
 from vhdlspartan.errors import UnsupportedError
 
 

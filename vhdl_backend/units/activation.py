@@ -18,6 +18,8 @@ SUPPORTED_ACTIVATIONS = ('relu', 'linear')
 
 @dataclass
 class ActivationUnit:
+    entity = 'vs_map'  # vhdl/vs_map.vhd
+    label = 'map'  # instance label suffix in the top level
     name: str
     layer_name: str
     x: object
@@ -44,14 +46,19 @@ class ActivationUnit:
     def cycles(self) -> int:
         return self.x.depth + 2
 
-    def emit(self, engine) -> Emitted:
-        n, xt, yt = self.name, self.x.type, self.y.type
-        generics = generic_map(
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        xt, yt = self.x.type, self.y.type
+        return dict(
             N=self.x.depth, AW=self.x.aw, X_W=xt.width, X_SIGNED=xt.signed, SHIFT=xt.frac - yt.frac,
             Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code, RELU=self.relu,
         )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n = self.name
+        generics = generic_map(**self.generics(engine))
         self.x.readers.append(f'{n}_x_addr')
-        body = f"""  {n}_map : entity work.vs_map
+        body = f"""  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,

@@ -14,6 +14,8 @@ from .base import Emitted, generic_map
 
 @dataclass
 class AddUnit:
+    entity = 'vs_add'  # vhdl/vs_add.vhd
+    label = 'add'  # instance label suffix in the top level
     name: str
     layer_name: str
     a: object
@@ -45,17 +47,22 @@ class AddUnit:
     def cycles(self) -> int:
         return self.a.depth + 2
 
-    def emit(self, engine) -> Emitted:
-        n, at, bt, yt = self.name, self.a.type, self.b.type, self.y.type
-        generics = generic_map(
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        at, bt, yt = self.a.type, self.b.type, self.y.type
+        return dict(
             N=self.a.depth, AW=self.a.aw,
             A_W=at.width, A_SIGNED=at.signed, A_SHIFT=self.frac - at.frac,
             B_W=bt.width, B_SIGNED=bt.signed, B_SHIFT=self.frac - bt.frac,
             SHIFT=self.frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
         )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n = self.name
+        generics = generic_map(**self.generics(engine))
         self.a.readers.append(f'{n}_a_addr')
         self.b.readers.append(f'{n}_b_addr')
-        body = f"""  {n}_add : entity work.vs_add
+        body = f"""  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,

@@ -17,6 +17,8 @@ from .base import Emitted, Rom, addr_width, generic_map, pack_words
 
 @dataclass
 class BatchNormUnit:
+    entity = 'vs_affine'  # vhdl/vs_affine.vhd
+    label = 'affine'  # instance label suffix in the top level
     name: str
     layer_name: str
     x: object
@@ -67,15 +69,20 @@ class BatchNormUnit:
         ]  # fmt: skip
         return Rom(f'{self.name}_sb', words, self.s_type.width + self.b_type.width, self.storage)
 
-    def emit(self, engine) -> Emitted:
-        n, xt, yt, rom = self.name, self.x.type, self.y.type, self.rom()
-        generics = generic_map(
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        xt, yt = self.x.type, self.y.type
+        return dict(
             N=self.x.depth, C=self.channels, AW=self.x.aw, CW=addr_width(self.channels),
             X_W=xt.width, X_SIGNED=xt.signed, S_W=self.s_type.width, S_SIGNED=self.s_type.signed,
             BIAS_W=self.b_type.width, BIAS_SIGNED=self.b_type.signed,
             PROD_SHIFT=self.frac - self.prod_frac, BIAS_SHIFT=self.frac - self.b_type.frac,
             SHIFT=self.frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
         )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n, rom = self.name, self.rom()
+        generics = generic_map(**self.generics(engine))
         self.x.readers.append(f'{n}_x_addr')
         signals = [
             f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
@@ -84,7 +91,7 @@ class BatchNormUnit:
         ]
         body = f"""  {n}_sb_rom : entity work.{{project}}_{rom.name}_rom
     port map (clk => clk, addr => {n}_sb_addr, data => {n}_sb_data);
-  {n}_affine : entity work.vs_affine
+  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,

@@ -30,6 +30,8 @@ def lanes_for_reuse(n_in: int, n_out: int, reuse: int, lanes: int, what: str) ->
 
 @dataclass
 class DenseUnit:
+    entity = 'vs_dense_ctrl'  # vhdl/vs_dense_ctrl.vhd
+    label = 'ctrl'  # instance label suffix in the top level
     name: str
     layer_name: str
     x: object  # Buffer
@@ -148,10 +150,11 @@ class DenseUnit:
         b_rom = Rom(f'{self.name}_b', pack_words(bias.reshape(-1, 1), self.b_type.width), self.b_type.width, 'lutram')
         return w_rom, b_rom
 
-    def emit(self, engine) -> Emitted:
-        n, w_rom, b_rom = self.name, *self.roms()
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        w_rom, b_rom = self.roms()
         yt = self.y.type
-        generics = generic_map(
+        return dict(
             N_IN=self.n_in, N_OUT=self.n_out, N_T=self.n_t, P=self.lanes_used, LANES=engine.lanes,
             X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
             W_W=self.w_type.width, W_SIGNED=self.w_type.signed,
@@ -162,6 +165,10 @@ class DenseUnit:
             Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
             XA_W=self.x.aw, WA_W=w_rom.aw, BA_W=b_rom.aw, YA_W=self.y.aw,
         )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n, w_rom, b_rom = self.name, *self.roms()
+        generics = generic_map(**self.generics(engine))
         signals = [
             f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
             f'signal {n}_w_addr : std_logic_vector({w_rom.aw - 1} downto 0);',
@@ -178,7 +185,7 @@ class DenseUnit:
     port map (clk => clk, addr => {n}_w_addr, data => {n}_w_data);
   {n}_b_rom : entity work.{{project}}_{b_rom.name}_rom
     port map (clk => clk, addr => {n}_b_addr, data => {n}_b_data);
-  {n}_ctrl : entity work.vs_dense_ctrl
+  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,
@@ -213,6 +220,10 @@ class Engine:
         acc_w = max(max(u.acc_width for u in dense), a_w + b_w)
         return cls(lanes, dsp_lanes, a_w, b_w, acc_w, [])
 
+    def generics(self) -> dict:
+        return dict(LANES=self.lanes, DSP_LANES=self.dsp_lanes, A_W=self.a_width, B_W=self.b_width,
+                    ACC_W=self.acc_width)  # fmt: skip
+
     def emit(self) -> Emitted:
         def or_of(port):
             return ' or '.join(f'{c}_{port}' for c in self.clients)
@@ -221,9 +232,7 @@ class Engine:
             f'signal eng_acc : std_logic_vector({self.lanes * self.acc_width - 1} downto 0);',
             'signal eng_acc_valid : std_logic;',
         ]
-        generics = generic_map(
-            LANES=self.lanes, DSP_LANES=self.dsp_lanes, A_W=self.a_width, B_W=self.b_width, ACC_W=self.acc_width
-        )
+        generics = generic_map(**self.generics())
         body = f"""  -- The shared engine: idle Dense controllers drive zeros, so their requests are ORed.
   engine : entity work.vs_mac_engine
     generic map ({generics})

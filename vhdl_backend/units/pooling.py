@@ -16,6 +16,8 @@ MAX_DEN_BITS = 30  # the divisor is a VHDL integer generic
 
 @dataclass
 class GlobalAvgUnit:
+    entity = 'vs_gavg'  # vhdl/vs_gavg.vhd
+    label = 'gavg'  # instance label suffix in the top level
     name: str
     layer_name: str
     x: object
@@ -58,15 +60,20 @@ class GlobalAvgUnit:
     def cycles(self) -> int:
         return 1 + self.channels * (self.steps + self.num_width + 3)
 
-    def emit(self, engine) -> Emitted:
-        n, xt, yt = self.name, self.x.type, self.y.type
-        generics = generic_map(
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        xt, yt = self.x.type, self.y.type
+        return dict(
             T=self.steps, C=self.channels, AW=self.x.aw, YAW=self.y.aw, X_W=xt.width, X_SIGNED=xt.signed,
             K=self.shift, NUM_W=self.num_width, DEN_W=self.den.bit_length(), DEN=self.den,
             Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
         )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n = self.name
+        generics = generic_map(**self.generics(engine))
         self.x.readers.append(f'{n}_x_addr')
-        body = f"""  {n}_gavg : entity work.vs_gavg
+        body = f"""  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,
