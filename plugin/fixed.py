@@ -69,6 +69,8 @@ class FixedType:
     def from_float(self, x):
         """Cast real values to this type (exactly as an ap_fixed assignment from a double)."""
         x = np.asarray(x, dtype=np.float64)
+        if not np.all(np.isfinite(x)):
+            raise UnsupportedError(f'cannot cast non-finite values (NaN or infinity) to {self}')
         scaled = np.ldexp(x, self.frac)  # exact: a power-of-2 scaling
         floor = np.floor(scaled)
         rem = scaled - floor  # in [0, 1), exact

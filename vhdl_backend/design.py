@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..fixed import fixed_type_from_hls4ml
 from .units import ALIAS_LAYERS, KERAS_LAYERS_SUPPORTED, UNIT_FOR_LAYER
-from .units.base import Buffer, resolve_storage, vhdl_name
+from .units.base import Buffer, check_storage, vhdl_name
 from .units.dense import Engine
 
 MAX_IO_WIDTH = 31  # the file-driven testbench moves values through VHDL integers
@@ -64,7 +64,8 @@ class Design:
         return buf
 
     def storage(self, layer, tensor: str, bits: int) -> str:
-        """Storage ('bram' or 'lutram') of a layer's result buffer or weight memory."""
+        """Storage ('bram', 'lutram' or 'auto', resolved after lowering) of a layer's result
+        buffer or weight memory."""
         kind = 'auto'
         if self.model_config is not None:  # layer name, then layer type, then model
             hls_cfg = self.model_config.config.get('HLSConfig', {})
@@ -75,7 +76,7 @@ class Design:
                     break
         if isinstance(kind, dict):
             kind = kind.get(tensor, 'auto')
-        return resolve_storage(str(kind).lower(), bits, f'layer {layer.name!r} {tensor}')
+        return check_storage(str(kind).lower(), f'layer {layer.name!r} {tensor}')
 
     # -- whole-design views ---------------------------------------------------------------
     @property
@@ -158,4 +159,7 @@ def lower(model) -> Design:
     if design.input is design.output:
         raise UnsupportedError('the model output is its input; VHDLSpartan needs at least one compute layer')
     design.engine = Engine.for_units(design.units, lanes, dsp_lanes)
+    from ..resource_model.storage import choose_storage
+
+    choose_storage(design, model.config.get_config_value('Part') or 'xc7s15')
     return design

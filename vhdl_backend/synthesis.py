@@ -75,7 +75,27 @@ def lut_lane_modules(netlist: str) -> list:
 
 
 def count_cells(stat: dict, top: str) -> dict:
-    cells = stat['design'].get('num_cells_by_type') or stat['modules'][f'\\{top}']['num_cells_by_type']
+    return resources_of(inclusive_cells(stat)[top])
+
+
+def inclusive_cells(stat: dict) -> dict:
+    """{module: primitive cells of the module and everything below it} (hierarchy kept)."""
+    own = {name.lstrip('\\'): m['num_cells_by_type'] for name, m in stat['modules'].items()}
+    memo = {}
+
+    def walk(mod):
+        if mod not in memo:
+            total = {}
+            for cell, n in own[mod].items():
+                for prim, k in (walk(cell).items() if cell in own else [(cell, 1)]):
+                    total[prim] = total.get(prim, 0) + n * k
+            memo[mod] = total
+        return memo[mod]
+
+    return {mod: walk(mod) for mod in own}
+
+
+def resources_of(cells: dict) -> dict:
     luts = sum(cells.get(c, 0) for c in LUT_CELLS)
     lutram = sum(n * cells.get(c, 0) for c, n in LUTRAM_LUTS.items())
     return {

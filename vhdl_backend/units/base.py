@@ -17,9 +17,6 @@ from ...errors import UnsupportedError
 from ...fixed import FixedType, to_twos
 
 STORAGE_KINDS = ('bram', 'lutram', 'auto')
-# Until the resource model chooses (issue "Resource model"), 'auto' puts a memory in block
-# RAM when it holds more bits than 64 LUTs of distributed RAM would.
-AUTO_BRAM_MIN_BITS = 64 * 64
 
 
 def vhdl_name(name: str) -> str:
@@ -37,11 +34,10 @@ def vhdl_bool(flag: bool) -> str:
     return 'true' if flag else 'false'
 
 
-def resolve_storage(kind: str, bits: int, what: str) -> str:
+def check_storage(kind: str, what: str) -> str:
+    """A configured storage kind; 'auto' is resolved after lowering by the resource model."""
     if kind not in STORAGE_KINDS:
         raise UnsupportedError(f'{what}: Storage {kind!r} is not supported; use one of {STORAGE_KINDS}')
-    if kind == 'auto':
-        return 'bram' if bits >= AUTO_BRAM_MIN_BITS else 'lutram'
     return kind
 
 

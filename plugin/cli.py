@@ -1,0 +1,56 @@
+"""`vhdlspartan` command line: resource estimates and reports of hls4ml YAML configurations.
+
+    vhdlspartan estimate config.yml           # per-layer table and utilization, no files written
+    vhdlspartan report config.yml [--synth]   # the same, plus PNG plots in the project folder,
+                                              # and with --synth a Yosys synthesis side by side
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _convert(config_path):
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    import hls4ml
+
+    hm = hls4ml.converters.convert_from_config(config_path)
+    if hm is None:
+        raise SystemExit(f'{config_path}: no model found (give KerasModel: !keras_model path.h5)')
+    if hm.config.backend.name != 'VHDLSpartan':
+        raise SystemExit(f'{config_path}: Backend is {hm.config.backend.name}; set Backend: VHDLSpartan')
+    return hm
+
+
+def main(argv=None) -> int:
+    from .resource_model.estimate import estimate
+    from .resource_model.report import plots, table
+
+    ap = argparse.ArgumentParser(prog='vhdlspartan', description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = ap.add_subparsers(dest='command', required=True)
+    for name in ('estimate', 'report'):
+        p = sub.add_parser(name)
+        p.add_argument('config', help='hls4ml YAML configuration with Backend: VHDLSpartan')
+        p.add_argument('--part', help='part to size against (default: the config\'s Part)')
+        if name == 'report':
+            p.add_argument('--synth', action='store_true', help='also synthesize with GHDL + Yosys')
+    args = ap.parse_args(argv)
+    hm = _convert(args.config)
+    est = estimate(hm, args.part)
+    synth = None
+    if args.command == 'report':
+        hm.write()
+        if args.synth:
+            synth = hm.build(synth=True)['synth']
+    print(table(est, synth))
+    if args.command == 'report':
+        for path in plots(est, os.path.join(hm.config.get_output_dir(), 'report'), synth):
+            print(f'plot: {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Calibrate the resource model against real synthesis (GHDL + Yosys), or Vivado reports.
+
+    python -m vhdlspartan.resource_model.calibrate --designs 80        # sweep + fit, writes coefficients.json
+    python -m vhdlspartan.resource_model.calibrate --records r.jsonl   # refit from a saved sweep
+    python -m vhdlspartan.resource_model.calibrate --vivado DIR ...    # fit from Vivado utilization reports
+
+The sweep draws random designs (layer types, sizes, bitwidths, rounding, storage kinds, lane
+counts), converts each through hls4ml, synthesizes it, and records every component's cells
+(its instance and everything below it). `fit` turns the records into coefficients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+RESULT_RESOURCES = ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP', 'CARRY4')
+
+
+def _precision(rng, signed=True, lo=4, hi=14):
+    from ..fixed import ROUNDING_MODES, SATURATION_MODES
+
+    width = int(rng.integers(lo, hi + 1))
+    integer = int(rng.integers(1, min(width, 6) + 1))
+    rnd = ROUNDING_MODES[int(rng.integers(len(ROUNDING_MODES)))]
+    sat = SATURATION_MODES[int(rng.integers(len(SATURATION_MODES)))]
+    return f'{"fixed" if signed else "ufixed"}<{width},{integer},{rnd},{sat}>'
+
+
+def random_model(rng):
+    """A random Keras model of the layer kinds the backend supports, and its hls4ml config."""
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    import hls4ml
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    steps = int(rng.choice([1, 1, 4, 6, 12, 24]))
+    feats = int(rng.integers(1, 9))
+    x = tf.keras.Input((steps, feats) if steps > 1 else (feats,), name='x')
+    h, k = x, 0
+    for _ in range(int(rng.integers(1, 4))):
+        k += 1
+        units = int(rng.choice([2, 4, 8, 16, 32, 48, 64]))
+        h = L.Dense(units, name=f'dense{k}')(h)
+        h = L.Activation('relu' if rng.random() < 0.7 else 'linear', name=f'act{k}')(h)
+        if rng.random() < 0.3:
+            h2 = L.Activation('relu', name=f'act{k}b')(L.Dense(units, name=f'dense{k}b')(h))
+            h = L.Add(name=f'add{k}')([h, h2])
+        if rng.random() < 0.3:
+            h = L.BatchNormalization(name=f'bn{k}')(h)
+    if steps > 1:
+        h = L.GlobalAveragePooling1D(name='pool')(h) if rng.random() < 0.5 else L.Flatten(name='flat')(h)
+    y = L.Dense(int(rng.integers(1, 4)), name='head')(h)
+    model = tf.keras.Model(x, y)
+    for layer in model.layers:
+        if layer.get_weights():
+            weights = [rng.normal(size=w.shape) for w in layer.get_weights()]
+            if isinstance(layer, L.BatchNormalization):
+                weights[-1] = np.abs(weights[-1]) + 0.1  # a variance
+            layer.set_weights(weights)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    lanes = int(rng.choice([1, 2, 3, 4, 8, 16]))
+    cfg['Model'].update({'Lanes': lanes, 'DSPLanes': int(rng.integers(0, lanes + 1)),
+                         'Storage': str(rng.choice(['bram', 'lutram', 'auto']))})  # fmt: skip
+    for name, layer_cfg in cfg['LayerName'].items():
+        prec = layer_cfg.setdefault('Precision', {})
+        prec['result'] = _precision(rng, signed=not name.startswith('act') or rng.random() < 0.5)
+        for var in ('weight', 'bias', 'scale'):
+            if var in prec:
+                prec[var] = _precision(rng, lo=2, hi=10)
+        if rng.random() < 0.3:
+            layer_cfg['Storage'] = str(rng.choice(['bram', 'lutram']))
+    return model, cfg
+
+
+def synth_design(seed: int, out_root: str) -> dict:
+    """Convert and synthesize one random design; its components with their synthesized cells."""
+    import hls4ml
+
+    from ..vhdl_backend.synthesis import inclusive_cells, instance_modules, resources_of
+    from .components import design_components
+
+    rng = np.random.default_rng(seed)
+    model, cfg = random_model(rng)
+    out = Path(out_root) / f'design{seed}'
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(out))
+    report = hm.build(synth=True)
+    design = hm._vhdlspartan_design if hasattr(hm, '_vhdlspartan_design') else None
+    from ..vhdl_backend.design import lower
+
+    design = design or lower(hm)
+    syn_dir = out / 'synth'
+    stat = json.loads((syn_dir / 'stat.json').read_text())
+    netlist = (syn_dir / 'top.v').read_text()
+    cells = inclusive_cells(stat)
+    mods = instance_modules(netlist, design.project)
+    engine_mod = mods.get('engine')
+    records = []
+    for comp in design_components(design):
+        if comp.kind == 'glue':
+            own = {c: n for c, n in stat['modules'][f'\\{design.project}']['num_cells_by_type'].items() if c not in cells}
+            measured = resources_of(own)
+        elif comp.kind == 'engine':
+            own = stat['modules'][f'\\{engine_mod}']['num_cells_by_type']
+            measured = resources_of({c: n for c, n in own.items() if c not in cells})
+        elif comp.kind == 'lane':
+            p = comp.params
+            measured = resources_of(cells[f'vs_mac_lane_{p["A_W"]}_{p["B_W"]}_{p["ACC_W"]}_{p["DSP"]}'])
+            measured = {k: v * comp.count if isinstance(v, int) else v for k, v in measured.items()}
+        else:
+            measured = resources_of(cells[mods[comp.label]])
+        records.append({'kind': comp.kind, 'params': comp.params, 'count': comp.count,
+                        'cells': {r: measured[r] for r in RESULT_RESOURCES}})  # fmt: skip
+    total = {r: report['synth'][r] for r in RESULT_RESOURCES}
+    return {'seed': seed, 'records': records, 'total': total}
+
+
+def sweep(n: int, seed0: int, jobs: int, save: Path | None = None) -> list:
+    """Synthesize n random designs; each finished design is appended to ``save`` at once."""
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(synth_design, seed0 + i, tmp) for i in range(n)]
+        results = []
+        for i, fut in enumerate(futures):
+            try:
+                results.append(fut.result())
+                if save:
+                    with open(save, 'a') as f:
+                        f.write(json.dumps(results[-1]) + '\n')
+            except Exception as exc:  # a design the flow refuses is skipped, and said so
+                print(f'design {seed0 + i}: skipped ({str(exc).splitlines()[0][:120]})', file=sys.stderr)
+            print(f'{i + 1}/{n} designs synthesized', file=sys.stderr)
+    return results
+
+
+def tool_versions() -> dict:
+    import subprocess
+
+    from ..vhdl_backend.simulation import ghdl
+    from ..vhdl_backend.synthesis import yosys_command
+
+    ghdl_v = subprocess.run([ghdl(), '--version'], capture_output=True, text=True).stdout.splitlines()[0]
+    yosys_v = subprocess.run([*yosys_command(), '-V'], capture_output=True, text=True).stdout.strip()
+    return {'ghdl': ghdl_v, 'yosys': yosys_v}
+
+
+def main(argv=None):
+    from .estimate import COEFFICIENTS, fit
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--designs', type=int, default=80, help='random designs to synthesize')
+    ap.add_argument('--seed', type=int, default=1000, help='seed of the first design')
+    ap.add_argument('--jobs', type=int, default=2)
+    ap.add_argument('--records', type=Path, help='refit from these saved records instead of sweeping')
+    ap.add_argument('--save-records', type=Path, help='write the sweep records here (JSON lines)')
+    ap.add_argument('--out', type=Path, default=COEFFICIENTS)
+    args = ap.parse_args(argv)
+    if args.records:
+        designs = [json.loads(line) for line in args.records.read_text().splitlines() if line.strip()]
+    else:
+        designs = sweep(args.designs, args.seed, args.jobs, args.save_records)
+    coeffs = fit([r for d in designs for r in d['records']])
+    coeffs['_source'] = {'designs': len(designs), 'tools': tool_versions(), 'synthesis': 'GHDL --synth + Yosys synth_xilinx -family xc7'}
+    args.out.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
+    print(f'wrote {args.out} from {len(designs)} designs')
+
+
+if __name__ == '__main__':
+    main()

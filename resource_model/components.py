@@ -1,0 +1,90 @@
+"""The hardware a design instantiates, as components with the parameters their cost depends on.
+
+One component per instance the top level (or the engine) holds: buffers, ROMs, unit
+controllers, engine registers, engine lanes, and the top level's own glue. The estimate
+and the calibration both work on this list, so they see the same hardware.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+
+@dataclass
+class Component:
+    kind: str  # 'ram', 'rom', a unit entity (vs_dense_ctrl, ...), 'engine', 'lane', 'glue'
+    label: str  # instance label in the top level ('' for lanes and glue)
+    layer: str  # the hls4ml layer it belongs to ('' for shared hardware)
+    params: dict = field(default_factory=dict)
+    count: int = 1  # identical instances (engine lanes)
+
+
+def rom_params(rom) -> dict:
+    """A ROM's cost in LUTs depends on its contents: constant bit columns cost nothing."""
+    words = np.array(rom.words, dtype=object)
+    varying = 0
+    for b in range(rom.width):
+        column = (words >> b) & 1
+        varying += int(column.min() != column.max())
+    return {'depth': rom.depth, 'width': rom.width, 'storage': rom.storage, 'varying_bits': varying}
+
+
+def unit_roms(unit) -> list:
+    """The unit's ROM parameters, cached on the unit (contents do not change after lowering)."""
+    cache = unit.__dict__.setdefault('_rom_params', {})
+    roms = unit.roms() if hasattr(unit, 'roms') else ([unit.rom()] if hasattr(unit, 'rom') else [])
+    out = []
+    for rom in roms:
+        key = (rom.name, rom.depth, rom.width)
+        if key not in cache:
+            cache[key] = rom_params(rom)
+        out.append((rom.name, {**cache[key], 'storage': rom.storage}))
+    return out
+
+
+def unit_inputs(unit) -> list:
+    return [getattr(unit, k) for k in ('x', 'a', 'b') if hasattr(unit, k)]
+
+
+def design_components(design) -> list:
+    readers = {}
+    for unit in design.units:
+        for buf in unit_inputs(unit):
+            readers[id(buf)] = readers.get(id(buf), 0) + 1
+    readers[id(design.output)] = readers.get(id(design.output), 0) + 1  # the out_addr port
+    comps = []
+    owner = {}
+    for unit in design.units:
+        owner[id(unit.y)] = unit.layer_name
+    for buf in design.all_buffers:
+        comps.append(Component('ram', f'{buf.name}_ram', owner.get(id(buf), 'input'),
+                               {'depth': buf.depth, 'width': buf.type.width, 'storage': buf.storage,
+                                'readers': readers.get(id(buf), 0)}))  # fmt: skip
+    engine = design.engine
+    for unit in design.units:
+        comps.append(Component(unit.entity, f'{unit.name}_{unit.label}', unit.layer_name, unit.generics(engine)))
+        for rom_name, params in unit_roms(unit):
+            comps.append(Component('rom', f'{rom_name}_rom', unit.layer_name, params))
+    if engine is not None:
+        comps.append(Component('engine', 'engine', '', engine.generics()))
+        lane = {'A_W': engine.a_width, 'B_W': engine.b_width, 'ACC_W': engine.acc_width}
+        if engine.dsp_lanes:
+            comps.append(Component('lane', '', '', {**lane, 'DSP': 1}, engine.dsp_lanes))
+        if engine.lanes - engine.dsp_lanes:
+            comps.append(Component('lane', '', '', {**lane, 'DSP': 0}, engine.lanes - engine.dsp_lanes))
+    comps.append(Component('glue', '', '', glue_params(design, readers)))
+    return comps
+
+
+def glue_params(design, readers: dict) -> dict:
+    """The top level's own logic: ORs of read addresses and of the engine's inputs."""
+    or_inputs = sum(buf.aw * (readers.get(id(buf), 0) - 1) for buf in design.all_buffers if readers.get(id(buf), 0) > 1)
+    engine = design.engine
+    clients = sum(1 for u in design.units if getattr(u, 'uses_engine', False))
+    engine_or = 0
+    if engine is not None and clients > 1:
+        engine_or = (engine.a_width + engine.lanes * engine.b_width + 3) * (clients - 1)
+    return {'address_or_bits': or_inputs, 'engine_or_bits': engine_or, 'engine_clients': clients}

@@ -1,0 +1,264 @@
+"""Analytical resource estimate of a VHDLSpartan design: LUT, LUTRAM, FF, BRAM18, DSP, CARRY4
+per layer and in total, latency in cycles, utilization of a part, binding resource, fit.
+
+Block RAM, DSP and distributed-RAM counts follow the mapping rules of the synthesis flow
+(exact rules, checked against synthesis by the calibration); LUT, FF and CARRY4 counts are
+linear in features of each component's VHDL generics, with coefficients fitted to real
+synthesis (`calibrate.py`, committed in `coefficients.json` with the tool versions).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .components import design_components
+from .devices import get_device
+
+COEFFICIENTS = Path(__file__).with_name('coefficients.json')
+RESOURCES = ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP', 'CARRY4')
+FITTED = ('LUT', 'FF', 'CARRY4', 'LUTRAM')  # LUT here is logic LUTs; memory LUTs are added by rule
+# RAMB18 aspect ratios (depth, width) in simple dual port mode (AMD UG473)
+RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+
+def bits(n: int) -> int:
+    """Bits of a counter that counts to n."""
+    return max(1, int(n).bit_length())
+
+
+def ramb18_count(depth: int, width: int) -> int:
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in RAMB18_SHAPES)
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """RAM32M (32 words x 6 bits in 4 LUTs) banks, as Yosys maps a simple dual-port memory."""
+    return 4 * math.ceil(depth / 32) * math.ceil(width / 6)
+
+
+def multiplier_dsps(a_w: int, b_w: int) -> int:
+    """DSP48E1s for a signed a_w x b_w product (25 x 18 signed per DSP); small products stay in LUTs."""
+    if a_w + b_w < 9 or min(a_w, b_w) < 2:
+        return 0
+    a_w, b_w = max(a_w, b_w), min(a_w, b_w)
+    if b_w <= 18:
+        return math.ceil((a_w - 1) / 24) if a_w > 25 else 1
+    return math.ceil((a_w - 1) / 24) * math.ceil((b_w - 1) / 17)
+
+
+def _sum_w(g) -> int:
+    return max(g['ACC_W'] + max(g['ACC_SHIFT'], 0), g['BIAS_W'] + 1 + max(g['BIAS_SHIFT'], 0)) + 1
+
+
+def features(kind: str, p: dict) -> dict:
+    """Named features of one component; the fitted cost is their weighted sum."""
+    if kind == 'ram':
+        if p['depth'] == 1:
+            return {'reg_bits': p['width']}
+        if p['storage'] == 'bram':
+            return {'one': 1, 'aw': bits(p['depth'] - 1)}
+        banks = math.ceil(p['depth'] / 32)
+        return {'width': p['width'], 'mux_bits': p['width'] * (banks - 1), 'banks': banks, 'aw': bits(p['depth'] - 1)}
+    if kind == 'rom':
+        v, depth = p['varying_bits'], max(p['depth'], 2)
+        if p['storage'] == 'bram':
+            return {'one': 1, 'aw': bits(depth - 1)}
+        return {'bits': v, 'bits_x_64s': v * math.ceil(depth / 64), 'bits_x_deep': v * max(0, bits(depth - 1) - 6),
+                'aw': bits(depth - 1)}  # fmt: skip
+    if kind == 'vs_dense_ctrl':
+        groups = math.ceil(p['N_OUT'] / p['P'])
+        return {
+            'one': 1, 'y_w': p['Y_W'], 'sum_w': _sum_w(p), 'lane_mux': p['ACC_W'] * (p['P'] - 1),
+            'operand_gates': p['P'] * p['B_W'] + p['A_W'], 'addr_bits': p['XA_W'] + p['WA_W'] + p['BA_W'] + p['YA_W'],
+            'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
+            'sat_y': p['Y_W'] * (p['SAT'] > 0), 'rnd_sum': _sum_w(p) * (p['RND'] > 0),
+        }  # fmt: skip
+    if kind == 'vs_map':
+        return {'one': 1, 'x_w': p['X_W'], 'y_w': p['Y_W'], 'aw': p['AW'], 'sat_y': p['Y_W'] * (p['SAT'] > 0),
+                'rnd_x': p['X_W'] * (p['RND'] > 0 and p['SHIFT'] > 0), 'relu_x': p['X_W'] * p['RELU']}  # fmt: skip
+    if kind == 'vs_add':
+        s_w = max(p['A_W'] + p['A_SHIFT'], p['B_W'] + p['B_SHIFT']) + 2
+        return {'one': 1, 's_w': s_w, 'y_w': p['Y_W'], 'aw': p['AW'], 'sat_y': p['Y_W'] * (p['SAT'] > 0),
+                'rnd_s': s_w * (p['RND'] > 0 and p['SHIFT'] > 0)}  # fmt: skip
+    if kind == 'vs_affine':
+        p_w = p['X_W'] + p['S_W'] + 2
+        s_w = max(p_w + p['PROD_SHIFT'], p['BIAS_W'] + 1 + p['BIAS_SHIFT']) + 1
+        lut_mult = 0 if multiplier_dsps(p['X_W'] + 1, p['S_W'] + 1) else (p['X_W'] + 1) * (p['S_W'] + 1)
+        return {'one': 1, 's_w': s_w, 'p_w': p_w, 'y_w': p['Y_W'], 'aw': p['AW'] + p['CW'], 'lut_mult': lut_mult,
+                'sat_y': p['Y_W'] * (p['SAT'] > 0), 'rnd_s': s_w * (p['RND'] > 0 and p['SHIFT'] > 0)}  # fmt: skip
+    if kind == 'vs_gavg':
+        return {'one': 1, 'num_w': p['NUM_W'], 'den_w': p['DEN_W'], 'y_w': p['Y_W'], 'x_w': p['X_W'],
+                'aw': p['AW'] + p['YAW'], 'counters': bits(p['T']) + bits(p['C']) + bits(p['NUM_W'])}  # fmt: skip
+    if kind == 'engine':
+        return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W']}
+    if kind == 'lane':
+        if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']):
+            return {'one': 1, 'acc_w': p['ACC_W'], 'prod_w': p['A_W'] + p['B_W']}
+        return {'one': 1, 'acc_w': p['ACC_W'], 'ab': p['A_W'] * p['B_W'], 'a_plus_b': p['A_W'] + p['B_W']}
+    if kind == 'glue':
+        return {'address_or_bits': p['address_or_bits'], 'engine_or_bits': p['engine_or_bits']}
+    raise KeyError(f'no resource model for component kind {kind!r}')
+
+
+def model_key(kind: str, p: dict) -> str:
+    """Components whose costs follow different formulas get their own coefficients."""
+    if kind in ('ram', 'rom'):
+        return f'{kind}_{"reg" if p["depth"] == 1 and kind == "ram" else p["storage"]}'
+    if kind == 'lane':
+        return 'lane_dsp' if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']) else 'lane_lut'
+    return kind
+
+
+def rule_resources(kind: str, p: dict) -> dict:
+    """Resources that follow mapping rules: BRAM18, DSP, memory LUTs."""
+    out = {'BRAM18': 0, 'DSP': 0, 'LUTRAM_mem': 0}
+    if kind in ('ram', 'rom') and p['storage'] == 'bram' and not (kind == 'ram' and p['depth'] == 1):
+        out['BRAM18'] = ramb18_count(max(p['depth'], 2), p['width'])
+    elif kind == 'ram' and p['depth'] > 1:
+        out['LUTRAM_mem'] = lutram_luts(p['depth'], p['width'])
+    if kind == 'lane' and p['DSP']:
+        out['DSP'] = multiplier_dsps(p['A_W'], p['B_W'])
+    if kind == 'vs_affine':
+        out['DSP'] = multiplier_dsps(p['X_W'] + 1, p['S_W'] + 1)
+    return out
+
+
+def load_coefficients(path: Path = COEFFICIENTS) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+_COEFFS = None
+
+
+def coefficients() -> dict:
+    global _COEFFS
+    if _COEFFS is None:
+        _COEFFS = load_coefficients()
+    return _COEFFS
+
+
+def component_cost(kind: str, params: dict, count: int = 1, coeffs: dict | None = None) -> dict:
+    coeffs = coefficients() if coeffs is None else coeffs
+    feats = features(kind, params)
+    fitted = coeffs.get(model_key(kind, params), {})
+    cost = {r: count * max(0.0, sum(fitted.get(r, {}).get(f, 0.0) * v for f, v in feats.items())) for r in FITTED}
+    rules = rule_resources(kind, params)
+    lutram = cost['LUTRAM'] + count * rules['LUTRAM_mem']
+    return {
+        'LUT': cost['LUT'] + lutram,
+        'LUTRAM': lutram,
+        'FF': cost['FF'],
+        'BRAM18': count * rules['BRAM18'],
+        'DSP': count * rules['DSP'],
+        'CARRY4': cost['CARRY4'],
+    }
+
+
+@dataclass
+class ResourceEstimate:
+    part: str
+    per_layer: dict  # layer name ('' = shared engine and glue) -> {resource: count}
+    total: dict
+    cycles: int
+    macs: int
+    clock_ns: float = 10.0
+    capacity: dict = field(default_factory=dict)
+
+    @property
+    def utilization(self) -> dict:
+        return {r: self.total[r] / cap for r, cap in self.capacity.items()}
+
+    @property
+    def binding(self) -> str:
+        """The resource with the highest utilization."""
+        util = self.utilization
+        return max(util, key=util.get)
+
+    @property
+    def fits(self) -> bool:
+        return all(u <= 1.0 for u in self.utilization.values())
+
+    @property
+    def latency_us(self) -> float:
+        return self.cycles * self.clock_ns / 1000
+
+    def summary(self) -> str:
+        util = self.utilization
+        parts = ', '.join(f'{r} {self.total[r]:.0f}/{self.capacity[r]} ({util[r]:.0%})' for r in self.capacity)
+        verdict = 'fits' if self.fits else f'does NOT fit ({self.binding} over capacity)'
+        return f'{self.part}: {parts}; binding {self.binding}; {verdict}; {self.cycles} cycles'
+
+
+def capacity_of(part: str) -> dict:
+    dev = get_device(part)
+    return {'LUT': dev.luts, 'LUTRAM': dev.lutram_luts, 'FF': dev.ffs, 'BRAM18': dev.ramb18, 'DSP': dev.dsps}
+
+
+def estimate_design(design, part: str = 'xc7s15', clock_ns: float = 10.0, coeffs: dict | None = None):
+    per_layer = {}
+    for comp in design_components(design):
+        cost = component_cost(comp.kind, comp.params, comp.count, coeffs)
+        acc = per_layer.setdefault(comp.layer, dict.fromkeys(RESOURCES, 0.0))
+        for r in RESOURCES:
+            acc[r] += cost[r]
+    per_layer = {k: {r: round(v) for r, v in res.items()} for k, res in per_layer.items()}
+    total = {r: sum(res[r] for res in per_layer.values()) for r in RESOURCES}
+    return ResourceEstimate(part, per_layer, total, design.cycles(), design.macs(), clock_ns, capacity_of(part))
+
+
+def estimate(hls_model, part: str | None = None):
+    """Estimate a converted hls4ml model (ModelGraph) built with the VHDLSpartan backend."""
+    from ..vhdl_backend.design import lower
+
+    design = getattr(hls_model, '_vhdlspartan_design', None) or lower(hls_model)
+    part = part or hls_model.config.get_config_value('Part') or 'xc7s15'
+    clock = hls_model.config.get_config_value('ClockPeriod') or 10
+    return estimate_design(design, part, clock)
+
+
+def estimate_keras(keras_model, hls_config: dict, part: str = 'xc7s15ftgb196-2'):
+    """Estimate before writing anything: convert in memory (no project is written)."""
+    import tempfile
+
+    import hls4ml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hm = hls4ml.converters.convert_from_keras_model(
+            keras_model, hls_config=hls_config, backend='VHDLSpartan', output_dir=tmp, part=part
+        )
+        return estimate(hm, part)
+
+
+def fit(records: list) -> dict:
+    """Non-negative least squares per component model and fitted resource."""
+    from scipy.optimize import nnls
+
+    by_key = {}
+    for rec in records:
+        by_key.setdefault(model_key(rec['kind'], rec['params']), []).append(rec)
+    coeffs = {}
+    for key, recs in sorted(by_key.items()):
+        names = sorted({f for rec in recs for f in features(rec['kind'], rec['params'])})
+        x = np.array([[features(r['kind'], r['params']).get(f, 0) for f in names] for r in recs], dtype=float)
+        coeffs[key] = {'_samples': len(recs)}
+        for res in FITTED:
+            y = np.array([_fitted_target(r, res) for r in recs], dtype=float)
+            w, _ = nnls(x, y)
+            coeffs[key][res] = {f: round(float(c), 6) for f, c in zip(names, w) if c > 0}
+    return coeffs
+
+
+def _fitted_target(rec: dict, res: str) -> float:
+    """What the fitted part must explain: per instance, without the rule-based memory LUTs."""
+    cells = rec['cells']
+    n = rec.get('count', 1)
+    rules = rule_resources(rec['kind'], rec['params'])
+    if res == 'LUT':
+        return (cells['LUT'] - cells['LUTRAM']) / n
+    if res == 'LUTRAM':
+        return (cells['LUTRAM'] - n * rules['LUTRAM_mem']) / n
+    return cells[res] / n
