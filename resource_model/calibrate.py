@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -80,8 +81,9 @@ def random_model(rng):
     return model, cfg
 
 
-def synth_design(seed: int, out_root: str) -> dict:
-    """Convert and synthesize one random design; its components with their synthesized cells."""
+def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
+    """Convert and synthesize one random design; its components with their synthesized cells,
+    the estimate's totals, and (with ``simulate``) the latency GHDL measures."""
     import hls4ml
 
     from ..vhdl_backend.synthesis import inclusive_cells, instance_modules, resources_of
@@ -91,11 +93,10 @@ def synth_design(seed: int, out_root: str) -> dict:
     model, cfg = random_model(rng)
     out = Path(out_root) / f'design{seed}'
     hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(out))
-    report = hm.build(synth=True)
-    design = hm._vhdlspartan_design if hasattr(hm, '_vhdlspartan_design') else None
+    report = hm.build(synth=True, sim=simulate, n_samples=3)
     from ..vhdl_backend.design import lower
 
-    design = design or lower(hm)
+    design = lower(hm)
     syn_dir = out / 'synth'
     stat = json.loads((syn_dir / 'stat.json').read_text())
     netlist = (syn_dir / 'top.v').read_text()
@@ -119,13 +120,18 @@ def synth_design(seed: int, out_root: str) -> dict:
         records.append({'kind': comp.kind, 'params': comp.params, 'count': comp.count,
                         'cells': {r: measured[r] for r in RESULT_RESOURCES}})  # fmt: skip
     total = {r: report['synth'][r] for r in RESULT_RESOURCES}
-    return {'seed': seed, 'records': records, 'total': total}
+    result = {'seed': seed, 'records': records, 'total': total, 'estimate': report['synth']['estimate'],
+              'cycles_estimated': report['cycles_estimated']}  # fmt: skip
+    if simulate:
+        result['cycles_simulated'] = report['sim']['cycles']
+        result['bit_exact'] = report['sim']['bit_exact']
+    return result
 
 
-def sweep(n: int, seed0: int, jobs: int, save: Path | None = None) -> list:
+def sweep(n: int, seed0: int, jobs: int, save: Path | None = None, simulate: bool = False) -> list:
     """Synthesize n random designs; each finished design is appended to ``save`` at once."""
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(jobs) as pool:
-        futures = [pool.submit(synth_design, seed0 + i, tmp) for i in range(n)]
+        futures = [pool.submit(synth_design, seed0 + i, tmp, simulate) for i in range(n)]
         results = []
         for i, fut in enumerate(futures):
             try:
@@ -137,6 +143,64 @@ def sweep(n: int, seed0: int, jobs: int, save: Path | None = None) -> list:
                 print(f'design {seed0 + i}: skipped ({str(exc).splitlines()[0][:120]})', file=sys.stderr)
             print(f'{i + 1}/{n} designs synthesized', file=sys.stderr)
     return results
+
+
+def parse_vivado_hierarchy(text: str) -> dict:
+    """{instance path: {resource: count}} from `report_utilization -hierarchical`
+    (counts include everything below the instance, as Vivado reports them)."""
+    rows, header, stack = {}, None, []
+    for line in text.splitlines():
+        if not line.startswith('|'):
+            continue
+        cells = [c for c in line.strip().strip('|').split('|')]
+        if header is None:
+            header = [c.strip() for c in cells]
+            continue
+        name = cells[0].rstrip()
+        depth = (len(name) - len(name.lstrip(' '))) // 2
+        stack[depth:] = [name.strip()]
+        values = dict(zip(header[2:], (c.strip() for c in cells[2:])))
+
+        def num(*keys):
+            return sum(int(float(values[k])) for k in keys if values.get(k, '').replace('.', '').isdigit())
+
+        rows['/'.join(stack)] = {
+            'LUT': num('Total LUTs'), 'LUTRAM': num('LUTRAMs', 'SRLs'), 'FF': num('FFs'),
+            'BRAM18': num('RAMB18') + 2 * num('RAMB36'), 'DSP': num('DSP Blocks', 'DSP48 Blocks'), 'CARRY4': 0,
+        }  # fmt: skip
+    return rows
+
+
+def vivado_records(project_dir: Path) -> list:
+    """Records of one project from its components.json and Vivado's hierarchical report."""
+    comps = json.loads((project_dir / 'components.json').read_text())
+    rows = parse_vivado_hierarchy((project_dir / 'vivado' / 'utilization_hier.rpt').read_text())
+    top = next(iter(rows))
+    children = {path.split('/', 1)[1]: res for path, res in rows.items() if path.count('/') == 1}
+    lanes = {path: res for path, res in rows.items() if path.startswith(f'{top}/engine/') and path.count('/') == 3}
+
+    def minus(a, parts):
+        return {r: a[r] - sum(p[r] for p in parts) for r in a}
+
+    dsp_lanes = next((c['params']['DSP_LANES'] for c in comps if c['kind'] == 'engine'), 0)
+
+    def lane_index(path):  # lanes_gen[k].lane (or lanes_gen_k_...): lanes below DSP_LANES are DSPs
+        match = re.search(r'(\d+)', path.rsplit('/', 2)[-2] if path.count('/') > 2 else path)
+        return int(match.group(1)) if match else 0
+
+    records = []
+    for comp in comps:
+        if comp['kind'] == 'glue':
+            cells = minus(rows[top], children.values())
+        elif comp['kind'] == 'engine':
+            cells = minus(children['engine'], lanes.values())
+        elif comp['kind'] == 'lane':
+            mine = [res for path, res in lanes.items() if (lane_index(path) < dsp_lanes) == bool(comp['params']['DSP'])]
+            cells = {r: sum(res[r] for res in mine) for r in RESULT_RESOURCES}
+        else:
+            cells = children[comp['label']]
+        records.append({'kind': comp['kind'], 'params': comp['params'], 'count': comp['count'], 'cells': cells})
+    return records
 
 
 def tool_versions() -> dict:
@@ -159,8 +223,17 @@ def main(argv=None):
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--records', type=Path, help='refit from these saved records instead of sweeping')
     ap.add_argument('--save-records', type=Path, help='write the sweep records here (JSON lines)')
+    ap.add_argument('--vivado', type=Path, nargs='+', help='project folders with Vivado hierarchical reports')
     ap.add_argument('--out', type=Path, default=COEFFICIENTS)
     args = ap.parse_args(argv)
+    if args.vivado:
+        records = [r for d in args.vivado for r in vivado_records(d)]
+        coeffs = fit(records)
+        coeffs['_source'] = {'designs': len(args.vivado), 'synthesis': 'Vivado report_utilization -hierarchical'}
+        out = args.out if args.out != COEFFICIENTS else COEFFICIENTS.with_name('coefficients_vivado.json')
+        out.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
+        print(f'wrote {out} from {len(args.vivado)} Vivado reports; use it with VHDLSPARTAN_COEFFICIENTS={out}')
+        return
     if args.records:
         designs = [json.loads(line) for line in args.records.read_text().splitlines() if line.strip()]
     else:

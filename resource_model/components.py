@@ -38,7 +38,7 @@ def unit_roms(unit) -> list:
     roms = unit.roms() if hasattr(unit, 'roms') else ([unit.rom()] if hasattr(unit, 'rom') else [])
     out = []
     for rom in roms:
-        key = (rom.name, rom.depth, rom.width)
+        key = (rom.name, rom.depth, rom.width, id(rom.words))
         if key not in cache:
             cache[key] = rom_params(rom)
         out.append((rom.name, {**cache[key], 'storage': rom.storage}))

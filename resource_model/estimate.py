@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,9 +136,10 @@ _COEFFS = None
 
 
 def coefficients() -> dict:
+    """The fitted coefficients: VHDLSPARTAN_COEFFICIENTS names another file (e.g. a Vivado fit)."""
     global _COEFFS
     if _COEFFS is None:
-        _COEFFS = load_coefficients()
+        _COEFFS = load_coefficients(Path(os.environ.get('VHDLSPARTAN_COEFFICIENTS', COEFFICIENTS)))
     return _COEFFS
 
 

@@ -108,7 +108,14 @@ class VHDLSpartanBackend(FPGABackend):
                 q_in = design.quantize_input(x)
             report['sim'] = simulation.simulate(design, out_dir, q_in)
         if synth:
-            report['synth'] = synthesis.synthesize(design, out_dir)
+            from ..resource_model.estimate import RESOURCES, estimate_design
+
+            syn = synthesis.synthesize(design, out_dir)
+            est = estimate_design(design, model.config.get_config_value('Part'))
+            syn['estimate'] = est.total
+            syn['estimate_error'] = {r: (est.total[r] - syn[r]) / syn[r] if syn[r] else float(est.total[r])
+                                     for r in RESOURCES}  # fmt: skip
+            report['synth'] = syn
         return report
 
 

@@ -18,8 +18,10 @@ def vivado_files(design, order: list, part: str, clock_ns: float) -> dict:
 create_project -in_memory -part {part}
 {reads}
 read_xdc {design.project}.xdc
-synth_design -top {design.project} -part {part} -mode out_of_context
+synth_design -top {design.project} -part {part} -mode out_of_context -flatten_hierarchy none
 report_utilization -file utilization_synth.rpt
+# per instance, for `python -m vhdlspartan.resource_model.calibrate --vivado <project dirs>`
+report_utilization -hierarchical -file utilization_hier.rpt
 opt_design
 place_design
 route_design
@@ -32,11 +34,22 @@ create_clock -period {clock_ns} -name clk [get_ports clk]
     return {'vivado/build.tcl': tcl, f'vivado/{design.project}.xdc': xdc}
 
 
+def components_json(design) -> str:
+    """The instances and their parameters, so synthesis reports can be joined to the resource model."""
+    import json
+    from dataclasses import asdict
+
+    from ..resource_model.components import design_components
+
+    return json.dumps([asdict(c) for c in design_components(design)], indent=1, sort_keys=True) + '\n'
+
+
 class VHDLSpartanWriter(Writer):
     def write_hls(self, model):
         design = lower(model)  # raises before anything is written
         files = project_files(design)
         order = files['vhdl/compile_order.txt'].split()
+        files['components.json'] = components_json(design)
         part, clock = model.config.get_config_value('Part'), model.config.get_config_value('ClockPeriod')
         files.update(vivado_files(design, order, part, clock))
         root = Path(model.config.get_output_dir())

@@ -8,6 +8,7 @@ only rounding. VHDL: ``vs_affine.vhd``, with scale and bias packed in one ROM wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -62,12 +63,15 @@ class BatchNormUnit:
         return self.x.depth + 3
 
     def rom(self) -> Rom:
-        words = [
+        return Rom(f'{self.name}_sb', self._rom_words, self.s_type.width + self.b_type.width, self.storage)
+
+    @cached_property
+    def _rom_words(self):
+        return [
             s | (b << self.s_type.width)
             for s, b in zip(pack_words(self.scale.reshape(-1, 1), self.s_type.width),
                             pack_words(self.bias.reshape(-1, 1), self.b_type.width))
         ]  # fmt: skip
-        return Rom(f'{self.name}_sb', words, self.s_type.width + self.b_type.width, self.storage)
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -139,15 +140,21 @@ class DenseUnit:
         return self.n_t * self.n_in * self.n_out
 
     # -- VHDL --------------------------------------------------------------------------
-    def roms(self):
+    @cached_property
+    def _rom_words(self):
+        """Packed ROM words (fixed once the layer is lowered): weights then biases."""
         p, g = self.lanes_used, self.groups
         padded = np.zeros((self.n_in, g * p), dtype=np.int64)
         padded[:, : self.n_out] = self.weights
         rows = [padded[i, gi * p : (gi + 1) * p] for gi in range(g) for i in range(self.n_in)]
-        w_rom = Rom(f'{self.name}_w', pack_words(rows, self.w_type.width), p * self.w_type.width, self.w_storage)
         bias = np.zeros(g * p + 1, dtype=np.int64)
         bias[: self.n_out] = self.bias
-        b_rom = Rom(f'{self.name}_b', pack_words(bias.reshape(-1, 1), self.b_type.width), self.b_type.width, 'lutram')
+        return pack_words(rows, self.w_type.width), pack_words(bias.reshape(-1, 1), self.b_type.width)
+
+    def roms(self):
+        w_words, b_words = self._rom_words
+        w_rom = Rom(f'{self.name}_w', w_words, self.lanes_used * self.w_type.width, self.w_storage)
+        b_rom = Rom(f'{self.name}_b', b_words, self.b_type.width, 'lutram')
         return w_rom, b_rom
 
     def generics(self, engine) -> dict:

@@ -1,0 +1,80 @@
+"""Resource model accuracy and speed, printed as numbers.
+
+Draws random designs the calibration never saw (fresh seeds), synthesizes each with GHDL +
+Yosys and simulates it in GHDL, and compares with the analytical estimate: mean absolute
+percentage error of LUT and FF, share of designs with BRAM18 and DSP exact, latency cycles
+exact. Then times whole-model estimates.
+
+    python benchmarks/bench_resource_model.py [--designs 30] [--seed 5000]
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+
+def accuracy(n, seed):
+    from vhdlspartan.resource_model.calibrate import sweep
+
+    designs = sweep(n, seed, 2, simulate=True)
+    ape = {r: [] for r in ('LUT', 'FF')}
+    exact = {r: 0 for r in ('BRAM18', 'DSP')}
+    cycles_exact = 0
+    for d in designs:
+        for r in ape:
+            ape[r].append(abs(d['estimate'][r] - d['total'][r]) / max(d['total'][r], 1))
+        for r in exact:
+            exact[r] += round(d['estimate'][r]) == d['total'][r]
+        cycles_exact += d['cycles_simulated'] == d['cycles_estimated']
+    print(f'{len(designs)} fresh random designs (seeds {seed}..{seed + n - 1}), estimate against Yosys synthesis:')
+    for r, errs in ape.items():
+        print(f'  {r}: mean absolute percentage error {100 * np.mean(errs):.2f}% (max {100 * np.max(errs):.1f}%)')
+    for r, k in exact.items():
+        print(f'  {r}: exact in {k}/{len(designs)} designs ({100 * k / len(designs):.0f}%)')
+    print(f'  latency: estimate == GHDL-measured cycles in {cycles_exact}/{len(designs)} designs')
+
+
+def speed():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tests'))
+    import hls4ml
+    import tensorflow as tf
+
+    from vhdlspartan.resource_model.estimate import estimate_design
+
+    x = tf.keras.Input((24, 8))
+    h = tf.keras.layers.Dense(64, activation='relu')(x)
+    h = tf.keras.layers.Dense(256, activation='relu')(h)
+    h = tf.keras.layers.Dense(64)(h)
+    h = tf.keras.layers.GlobalAveragePooling1D()(h)
+    model = tf.keras.Model(x, tf.keras.layers.Dense(1)(h))
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='model', backend='VHDLSpartan')
+    cfg['Model']['Precision'] = 'fixed<8,3>'
+    cfg['Model']['Lanes'] = 16
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=tmp)
+    hm.compile()
+    design = hm._vhdlspartan_design
+    estimate_design(design)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 2:
+        estimate_design(design)
+        n += 1
+    print(f'speed: {n / (time.perf_counter() - t0):,.0f} whole-model estimates/s '
+          f'(window 24, Dense 8->64->256->64, pooling, Dense 1; {design.macs():,} MACs, 16 lanes)')
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--designs', type=int, default=30)
+    ap.add_argument('--seed', type=int, default=5000)
+    args = ap.parse_args()
+    speed()
+    accuracy(args.designs, args.seed)
