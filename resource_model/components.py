@@ -23,13 +23,17 @@ class Component:
 
 
 def rom_params(rom) -> dict:
-    """A ROM's cost in LUTs depends on its contents: constant bit columns cost nothing."""
+    """A ROM's cost in LUTs depends on its contents: constant bit columns cost nothing, equal
+    columns are one function, and each 64-word slice of a column that is not constant is a LUT6."""
     words = np.array(rom.words, dtype=object)
-    varying = 0
+    columns = {}
     for b in range(rom.width):
-        column = (words >> b) & 1
-        varying += int(column.min() != column.max())
-    return {'depth': rom.depth, 'width': rom.width, 'storage': rom.storage, 'varying_bits': varying}
+        column = tuple(((words >> b) & 1).tolist())
+        if min(column) != max(column):
+            columns[column] = columns.get(column, 0) + 1
+    chunks = sum(len(set(col[i:i + 64])) > 1 for col in columns for i in range(0, len(col), 64))
+    return {'depth': rom.depth, 'width': rom.width, 'storage': rom.storage,
+            'varying_bits': sum(columns.values()), 'distinct_bits': len(columns), 'lut_chunks': chunks}  # fmt: skip
 
 
 def unit_roms(unit) -> list:

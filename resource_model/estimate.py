@@ -36,9 +36,18 @@ def ramb18_count(depth: int, width: int) -> int:
     return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in RAMB18_SHAPES)
 
 
+# Distributed RAM primitives for a simple dual-port memory: (words, bits) in 4 LUTs.
+LUTRAM_SHAPES = ((32, 6), (64, 3))  # RAM32M, RAM64M
+
+
+def lutram_banks(depth: int, width: int) -> tuple:
+    """(banks, primitives per bank) of the cheapest distributed-RAM mapping."""
+    return min(((math.ceil(depth / d), math.ceil(width / w)) for d, w in LUTRAM_SHAPES), key=lambda b: b[0] * b[1])
+
+
 def lutram_luts(depth: int, width: int) -> int:
-    """RAM32M (32 words x 6 bits in 4 LUTs) banks, as Yosys maps a simple dual-port memory."""
-    return 4 * math.ceil(depth / 32) * math.ceil(width / 6)
+    banks, per_bank = lutram_banks(depth, width)
+    return 4 * banks * per_bank
 
 
 def multiplier_dsps(a_w: int, b_w: int) -> int:
@@ -49,6 +58,11 @@ def multiplier_dsps(a_w: int, b_w: int) -> int:
     if b_w <= 18:
         return math.ceil((a_w - 1) / 24) if a_w > 25 else 1
     return math.ceil((a_w - 1) / 24) * math.ceil((b_w - 1) / 17)
+
+
+def affine_operand_widths(p) -> tuple:
+    """Signed widths of BatchNorm's product operands (an unsigned operand gains a sign bit)."""
+    return p['X_W'] + (not p['X_SIGNED']), p['S_W'] + (not p['S_SIGNED'])
 
 
 def _sum_w(g) -> int:
@@ -62,13 +76,13 @@ def features(kind: str, p: dict) -> dict:
             return {'reg_bits': p['width']}
         if p['storage'] == 'bram':
             return {'one': 1, 'aw': bits(p['depth'] - 1)}
-        banks = math.ceil(p['depth'] / 32)
+        banks, _ = lutram_banks(p['depth'], p['width'])
         return {'width': p['width'], 'mux_bits': p['width'] * (banks - 1), 'banks': banks, 'aw': bits(p['depth'] - 1)}
     if kind == 'rom':
-        v, depth = p['varying_bits'], max(p['depth'], 2)
+        depth = max(p['depth'], 2)
         if p['storage'] == 'bram':
             return {'one': 1, 'aw': bits(depth - 1)}
-        return {'bits': v, 'bits_x_64s': v * math.ceil(depth / 64), 'bits_x_deep': v * max(0, bits(depth - 1) - 6),
+        return {'bits': p['varying_bits'], 'chunks': p['lut_chunks'], 'deep_bits': p['distinct_bits'] * max(0, bits(depth - 1) - 6),
                 'aw': bits(depth - 1)}  # fmt: skip
     if kind == 'vs_dense_ctrl':
         groups = math.ceil(p['N_OUT'] / p['P'])
@@ -88,7 +102,8 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'vs_affine':
         p_w = p['X_W'] + p['S_W'] + 2
         s_w = max(p_w + p['PROD_SHIFT'], p['BIAS_W'] + 1 + p['BIAS_SHIFT']) + 1
-        lut_mult = 0 if multiplier_dsps(p['X_W'] + 1, p['S_W'] + 1) else (p['X_W'] + 1) * (p['S_W'] + 1)
+        a_w, b_w = affine_operand_widths(p)
+        lut_mult = 0 if multiplier_dsps(a_w, b_w) else a_w * b_w
         return {'one': 1, 's_w': s_w, 'p_w': p_w, 'y_w': p['Y_W'], 'aw': p['AW'] + p['CW'], 'lut_mult': lut_mult,
                 'sat_y': p['Y_W'] * (p['SAT'] > 0), 'rnd_s': s_w * (p['RND'] > 0 and p['SHIFT'] > 0)}  # fmt: skip
     if kind == 'vs_gavg':
@@ -124,7 +139,7 @@ def rule_resources(kind: str, p: dict) -> dict:
     if kind == 'lane' and p['DSP']:
         out['DSP'] = multiplier_dsps(p['A_W'], p['B_W'])
     if kind == 'vs_affine':
-        out['DSP'] = multiplier_dsps(p['X_W'] + 1, p['S_W'] + 1)
+        out['DSP'] = multiplier_dsps(*affine_operand_widths(p))
     return out
 
 
