@@ -6,7 +6,6 @@ Like hls4ml's own FPGA backends: generic conversion passes, then the backend's f
 
 from __future__ import annotations
 
-import os
 import types
 
 import numpy as np
@@ -139,7 +138,3 @@ def _trace(model, x):
     design = _design(model)
     q_out, traced = design.run(design.quantize_input(x), trace=True)
     return _shape_like_hls4ml(design, x, design.output.type.to_float(q_out)), traced
-
-
-def output_dir_of(model) -> str:
-    return os.path.abspath(model.config.get_output_dir())
