@@ -25,7 +25,7 @@ class Component:
 def rom_params(rom) -> dict:
     """A ROM's cost in LUTs depends on its contents: constant bit columns cost nothing, equal
     columns are one function, and each 64-word slice of a column that is not constant is a LUT6."""
-    words = np.array(rom.words, dtype=object)
+    words = np.array(list(rom.words) + [0] * (2 - rom.depth), dtype=object)  # as written: at least 2 words
     columns = {}
     for b in range(rom.width):
         column = tuple(((words >> b) & 1).tolist())

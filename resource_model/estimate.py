@@ -37,12 +37,13 @@ def ramb18_count(depth: int, width: int) -> int:
 
 
 # Distributed RAM primitives for a simple dual-port memory: (words, bits) in 4 LUTs.
-LUTRAM_SHAPES = ((32, 6), (64, 3))  # RAM32M, RAM64M
+LUTRAM_SHAPES = ((64, 3), (32, 6))  # RAM64M, RAM32M (a tie goes to RAM64M, as Yosys chose)
 
 
 def lutram_banks(depth: int, width: int) -> tuple:
-    """(banks, primitives per bank) of the cheapest distributed-RAM mapping."""
-    return min(((math.ceil(depth / d), math.ceil(width / w)) for d, w in LUTRAM_SHAPES), key=lambda b: b[0] * b[1])
+    """(banks, primitives per bank) of the mapping with the fewest LUTs, read multiplexer included."""
+    options = [(math.ceil(depth / d), math.ceil(width / w)) for d, w in LUTRAM_SHAPES]
+    return min(options, key=lambda b: 4 * b[0] * b[1] + width * mux_luts(b[0]))
 
 
 def lutram_luts(depth: int, width: int) -> int:
@@ -50,11 +51,14 @@ def lutram_luts(depth: int, width: int) -> int:
     return 4 * banks * per_bank
 
 
-def multiplier_dsps(a_w: int, b_w: int) -> int:
-    """DSP48E1s for a signed a_w x b_w product (25 x 18 signed per DSP); small products stay in LUTs."""
-    if a_w + b_w < 9 or min(a_w, b_w) < 2:
-        return 0
+def multiplier_dsps(a_w: int, b_w: int, used_w: int | None = None) -> int:
+    """DSP48E1s for a signed a_w x b_w product (25 x 18 signed per DSP). Yosys keeps a product
+    in LUTs when fewer than 9 of its bits are used (4x4, or a wide product of which a WRAP cast
+    keeps only the low bits), as the calibration sweep confirmed."""
     a_w, b_w = max(a_w, b_w), min(a_w, b_w)
+    used = a_w + b_w if used_w is None else min(a_w + b_w, used_w)
+    if used < 9 or b_w < 2:
+        return 0
     if b_w <= 18:
         return math.ceil((a_w - 1) / 24) if a_w > 25 else 1
     return math.ceil((a_w - 1) / 24) * math.ceil((b_w - 1) / 17)
@@ -63,6 +67,29 @@ def multiplier_dsps(a_w: int, b_w: int) -> int:
 def affine_operand_widths(p) -> tuple:
     """Signed widths of BatchNorm's product operands (an unsigned operand gains a sign bit)."""
     return p['X_W'] + (not p['X_SIGNED']), p['S_W'] + (not p['S_SIGNED'])
+
+
+def affine_dsps(p) -> int:
+    a_w, b_w = affine_operand_widths(p)
+    used = None if p['SAT'] > 0 else p['Y_W'] + p['SHIFT'] - p['PROD_SHIFT']
+    return multiplier_dsps(a_w, b_w, used)
+
+
+def requant_features(in_w: int, shift: int, p: dict) -> dict:
+    """Cost drivers of a cast (vs_requant): the rounding adder and the saturation compare."""
+    q_w = in_w - max(shift, 0)
+    return {'rnd_add': q_w * (p['RND'] > 0 and shift > 0), 'sat_cmp': max(0, q_w - p['Y_W']) * (p['SAT'] > 0),
+            'sat_y': p['Y_W'] * (p['SAT'] > 0)}  # fmt: skip
+
+
+def used_width(in_w: int, shift: int, p: dict) -> int:
+    """Input bits a cast reads: with WRAP the bits above the output's top are dropped unread."""
+    return in_w if p['SAT'] > 0 else max(1, min(in_w, p['Y_W'] + shift))
+
+
+def mux_luts(ways: int) -> int:
+    """LUTs per bit of a ways:1 multiplexer (a LUT6 is a 4:1 mux)."""
+    return 0 if ways <= 1 else math.ceil((ways - 1) / 3)
 
 
 def _sum_w(g) -> int:
@@ -82,30 +109,34 @@ def features(kind: str, p: dict) -> dict:
         depth = max(p['depth'], 2)
         if p['storage'] == 'bram':
             return {'one': 1, 'aw': bits(depth - 1)}
-        return {'bits': p['varying_bits'], 'chunks': p['lut_chunks'], 'deep_bits': p['distinct_bits'] * max(0, bits(depth - 1) - 6),
+        return {'bits': p['varying_bits'], 'distinct': p['distinct_bits'], 'chunks': p['lut_chunks'], 'deep_bits': p['distinct_bits'] * max(0, bits(depth - 1) - 6),
                 'aw': bits(depth - 1)}  # fmt: skip
     if kind == 'vs_dense_ctrl':
         groups = math.ceil(p['N_OUT'] / p['P'])
+        acc_used = min(p['ACC_W'], used_width(_sum_w(p), p['OUT_SHIFT'], p) - p['ACC_SHIFT'])
         return {
-            'one': 1, 'y_w': p['Y_W'], 'sum_w': _sum_w(p), 'lane_mux': p['ACC_W'] * (p['P'] - 1),
+            'one': 1, 'y_w': p['Y_W'], 'sum_w': used_width(_sum_w(p), p['OUT_SHIFT'], p),
+            'lane_mux': max(acc_used, 1) * mux_luts(p['P']),
             'operand_gates': p['P'] * p['B_W'] + p['A_W'], 'addr_bits': p['XA_W'] + p['WA_W'] + p['BA_W'] + p['YA_W'],
             'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
-            'sat_y': p['Y_W'] * (p['SAT'] > 0), 'rnd_sum': _sum_w(p) * (p['RND'] > 0),
+            'lanes': p['P'], 'lane_mux_full': p['ACC_W'] * mux_luts(p['P']), 'weight_bits': p['P'] * p['W_W'],
+            'bias_w': p['BIAS_W'],
+            **requant_features(_sum_w(p), p['OUT_SHIFT'], p),
         }  # fmt: skip
     if kind == 'vs_map':
-        return {'one': 1, 'x_w': p['X_W'], 'y_w': p['Y_W'], 'aw': p['AW'], 'sat_y': p['Y_W'] * (p['SAT'] > 0),
-                'rnd_x': p['X_W'] * (p['RND'] > 0 and p['SHIFT'] > 0), 'relu_x': p['X_W'] * p['RELU']}  # fmt: skip
+        return {'one': 1, 'x_w': used_width(p['X_W'] + 1, p['SHIFT'], p), 'y_w': p['Y_W'], 'aw': p['AW'],
+                'relu_x': p['X_W'] * p['RELU'],
+                **requant_features(p['X_W'] + 1, p['SHIFT'], p)}  # fmt: skip
     if kind == 'vs_add':
         s_w = max(p['A_W'] + p['A_SHIFT'], p['B_W'] + p['B_SHIFT']) + 2
-        return {'one': 1, 's_w': s_w, 'y_w': p['Y_W'], 'aw': p['AW'], 'sat_y': p['Y_W'] * (p['SAT'] > 0),
-                'rnd_s': s_w * (p['RND'] > 0 and p['SHIFT'] > 0)}  # fmt: skip
+        return {'one': 1, 's_w': s_w, 'y_w': p['Y_W'], 'aw': p['AW'], **requant_features(s_w, p['SHIFT'], p)}
     if kind == 'vs_affine':
         p_w = p['X_W'] + p['S_W'] + 2
         s_w = max(p_w + p['PROD_SHIFT'], p['BIAS_W'] + 1 + p['BIAS_SHIFT']) + 1
         a_w, b_w = affine_operand_widths(p)
-        lut_mult = 0 if multiplier_dsps(a_w, b_w) else a_w * b_w
+        lut_mult = 0 if affine_dsps(p) else a_w * b_w
         return {'one': 1, 's_w': s_w, 'p_w': p_w, 'y_w': p['Y_W'], 'aw': p['AW'] + p['CW'], 'lut_mult': lut_mult,
-                'sat_y': p['Y_W'] * (p['SAT'] > 0), 'rnd_s': s_w * (p['RND'] > 0 and p['SHIFT'] > 0)}  # fmt: skip
+                **requant_features(s_w, p['SHIFT'], p)}  # fmt: skip
     if kind == 'vs_gavg':
         return {'one': 1, 'num_w': p['NUM_W'], 'den_w': p['DEN_W'], 'y_w': p['Y_W'], 'x_w': p['X_W'],
                 'aw': p['AW'] + p['YAW'], 'counters': bits(p['T']) + bits(p['C']) + bits(p['NUM_W'])}  # fmt: skip
@@ -115,8 +146,10 @@ def features(kind: str, p: dict) -> dict:
         if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']):
             return {'one': 1, 'acc_w': p['ACC_W'], 'prod_w': p['A_W'] + p['B_W']}
         return {'one': 1, 'acc_w': p['ACC_W'], 'ab': p['A_W'] * p['B_W'], 'a_plus_b': p['A_W'] + p['B_W']}
-    if kind == 'glue':
-        return {'address_or_bits': p['address_or_bits'], 'engine_or_bits': p['engine_or_bits']}
+    if kind == 'glue':  # OR trees: a LUT6 ORs 6 inputs
+        clients = p['engine_clients']
+        width = p['engine_or_bits'] // (clients - 1) if clients > 1 else 0
+        return {'address_or_bits': p['address_or_bits'], 'engine_or_luts': width * math.ceil((clients - 1) / 5)}
     raise KeyError(f'no resource model for component kind {kind!r}')
 
 
@@ -132,14 +165,16 @@ def model_key(kind: str, p: dict) -> str:
 def rule_resources(kind: str, p: dict) -> dict:
     """Resources that follow mapping rules: BRAM18, DSP, memory LUTs."""
     out = {'BRAM18': 0, 'DSP': 0, 'LUTRAM_mem': 0}
-    if kind in ('ram', 'rom') and p['storage'] == 'bram' and not (kind == 'ram' and p['depth'] == 1):
-        out['BRAM18'] = ramb18_count(max(p['depth'], 2), p['width'])
+    if kind == 'rom' and p['storage'] == 'bram' and p['varying_bits']:
+        out['BRAM18'] = ramb18_count(max(p['depth'], 2), p['varying_bits'])  # constant columns are not stored
+    elif kind == 'ram' and p['storage'] == 'bram' and p['depth'] > 1:
+        out['BRAM18'] = ramb18_count(p['depth'], p['width'])
     elif kind == 'ram' and p['depth'] > 1:
         out['LUTRAM_mem'] = lutram_luts(p['depth'], p['width'])
     if kind == 'lane' and p['DSP']:
         out['DSP'] = multiplier_dsps(p['A_W'], p['B_W'])
     if kind == 'vs_affine':
-        out['DSP'] = multiplier_dsps(*affine_operand_widths(p))
+        out['DSP'] = affine_dsps(p)
     return out
 
 
