@@ -68,6 +68,9 @@ def main():
     syn = hm.build(synth=True)['synth']
     print(f'Yosys synth_xilinx ({time.time() - t0:.0f} s): LUT {syn["LUT"]} (of which LUTRAM {syn["LUTRAM"]}), '
           f'FF {syn["FF"]}, BRAM18 {syn["BRAM18"]}, DSP {syn["DSP"]}, CARRY4 {syn["CARRY4"]}, latches {syn["latches"]}')
+    est = syn['estimate']
+    print(f'resource model estimate: LUT {est["LUT"]:.0f} ({syn["estimate_error"]["LUT"]:+.1%}), '
+          f'FF {est["FF"]:.0f} ({syn["estimate_error"]["FF"]:+.1%}), BRAM18 {est["BRAM18"]:.0f}, DSP {est["DSP"]:.0f}')
     print(f'XC7S15 use: LUT {syn["LUT"] / 8000:.1%}, DSP {syn["DSP"] / 20:.0%}, BRAM18 {syn["BRAM18"] / 20:.0%}')
     print(f'project: {OUT}/vhdl (VHDL), {OUT}/tb (testbench), {OUT}/synth (logs), {OUT}/vivado (Tcl + XDC)')
     return 0 if sim['bit_exact'] and syn['latches'] == 0 else 1
