@@ -40,6 +40,7 @@ def test_unknown_part_lists_known_parts():
 
 def test_mapping_rules():
     assert [ramb18_count(d, w) for d, w in ((512, 36), (1024, 18), (600, 36), (2048, 9), (100, 40))] == [1, 1, 2, 1, 2]
+    assert ramb18_count(2304, 7, rom=True) == 1 and ramb18_count(2304, 7) == 2
     assert [lutram_luts(d, w) for d, w in ((32, 6), (64, 3), (120, 7), (96, 15), (384, 8), (288, 11))] == [4, 4, 24, 36, 72, 80]
     assert [multiplier_dsps(a, b) for a, b in ((4, 4), (6, 6), (25, 18), (26, 18), (16, 6), (8, 3))] == [0, 1, 1, 2, 1, 1]
     assert multiplier_dsps(12, 8, used_w=8) == 0  # a WRAP cast that keeps 8 bits of the product
