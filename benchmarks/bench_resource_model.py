@@ -5,7 +5,7 @@ Yosys and simulates it in GHDL, and compares with the analytical estimate: mean 
 percentage error of LUT and FF, share of designs with BRAM18 and DSP exact, latency cycles
 exact. Then times whole-model estimates.
 
-    python benchmarks/bench_resource_model.py [--designs 30] [--seed 5000]
+    python benchmarks/bench_resource_model.py [--designs 30] [--seed 7000] [--save designs.jsonl]
 """
 
 import argparse
@@ -19,10 +19,10 @@ import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 
-def accuracy(n, seed):
+def accuracy(n, seed, save=None):
     from vhdlspartan.resource_model.calibrate import sweep
 
-    designs = sweep(n, seed, 2, simulate=True)
+    designs = sweep(n, seed, 2, save, simulate=True)
     ape = {r: [] for r in ('LUT', 'FF')}
     exact = {r: 0 for r in ('BRAM18', 'DSP')}
     cycles_exact = 0
@@ -74,7 +74,8 @@ def speed():
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--designs', type=int, default=30)
-    ap.add_argument('--seed', type=int, default=5000)
+    ap.add_argument('--seed', type=int, default=7000)
+    ap.add_argument('--save', type=Path, help='append each design (components, cells, estimate) to this JSON-lines file')
     args = ap.parse_args()
     speed()
-    accuracy(args.designs, args.seed)
+    accuracy(args.designs, args.seed, args.save)
