@@ -17,6 +17,8 @@ def register(register_backend, register_writer):
     register_writer(BACKEND_NAME, VHDLSpartanWriter)
     register_backend(BACKEND_NAME, VHDLSpartanBackend)
     _register_qkeras_objects()
+    # The Keras handlers of vhdlspartan.layers are registered when that module is imported:
+    # hls4ml's converters are still being imported while plugins load.
 
 
 def _register_qkeras_objects():

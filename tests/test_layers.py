@@ -105,3 +105,34 @@ def test_invalid_quantizer_is_refused():
     with pytest.raises(UnsupportedError, match=r'quantizer \(8, 8\) is not valid'):
         QPositionalEncoding(input_bits=8, input_integer=8)
     assert FixedType(8, 4).frac == 4
+
+
+def _softmax_model(rows=3, length=6, **cfg):
+    from qkeras import QActivation, quantized_bits
+
+    x = tf.keras.Input((rows, length), name='x')
+    h = QActivation(quantized_bits(10, 4), name='q')(x)
+    return tf.keras.Model(x, QSoftmax(name='sm', **cfg)(h))
+
+
+@pytest.mark.parametrize('cfg', [dict(input_bits=8, input_integer=3, exp_bits=8, table_size=128, output_bits=8),
+                                 dict(input_bits=6, input_integer=3, exp_bits=10, table_size=64, output_bits=10)])
+def test_qsoftmax_hardware_keras_predict_ghdl_agree(tmp_path, cfg):
+    import hls4ml
+
+    model = _softmax_model(**cfg)
+    hls_cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    hls_cfg['LayerName']['x']['Precision']['result'] = 'fixed<10,5,RND_CONV,SAT>'  # what q computes
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=hls_cfg, backend='VHDLSpartan',
+                                                    output_dir=str(tmp_path / 'prj'))  # fmt: skip
+    hm.compile()
+    rng = np.random.default_rng(5)
+    x = rng.integers(-512, 512, size=(150, 3, 6)) / 32.0
+    x[0], x[1] = 0.0, 511 / 32  # all equal (table index 0), saturated
+    x[2, :, 0], x[2, :, 1:] = 511 / 32, -16.0  # distances beyond the table: its last entry
+    y_keras = model.predict(x, verbose=0).reshape(len(x), -1)
+    np.testing.assert_array_equal(hm.predict(x).reshape(len(x), -1), y_keras)
+    sim = hm.build(sim=True, x=x[:100])['sim']
+    assert sim['bit_exact'] and sim['mismatches'] == 0 and sim['analysis_messages'] == ''
+    assert sim['cycles'] == sim['cycles_expected']
+    np.testing.assert_array_equal(sim['outputs'], y_keras[:100])

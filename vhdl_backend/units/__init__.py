@@ -5,6 +5,7 @@ from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
 from .pooling import GlobalAvgUnit
+from .softmax import SoftmaxUnit
 
 # hls4ml IR class name -> unit. Layers that only rename a buffer are in ALIAS_LAYERS.
 UNIT_FOR_LAYER = {
@@ -18,10 +19,11 @@ UNIT_FOR_LAYER = {
     'Merge': AddUnit,
     'Add': AddUnit,
     'GlobalPooling1D': GlobalAvgUnit,
+    'VSSoftmax': SoftmaxUnit,  # vhdlspartan.layers.QSoftmax
 }
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, quantized_relu, quantized_bits), ReLU, Add, BatchNormalization/QBatchNormalization, '
-    'GlobalAveragePooling1D, Flatten, Reshape, Dropout'
+    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, vhdlspartan.layers.QSoftmax'
 )

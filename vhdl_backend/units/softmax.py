@@ -1,0 +1,96 @@
+"""QSoftmax over the last axis: rows of N elements (see vhdlspartan.layers.QSoftmax).
+
+VHDL: ``vs_softmax.vhd``, with the exp table in a ROM of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...fixed import requantize
+from ...integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
+from .base import Emitted, Rom, addr_width, generic_map, pack_words
+
+
+@dataclass
+class SoftmaxUnit:
+    entity = 'vs_softmax'  # vhdl/vs_softmax.vhd
+    label = 'softmax'  # instance label suffix in the top level
+    name: str
+    layer_name: str
+    x: object
+    y: object
+    rows: int
+    n: int
+    input_bits: int
+    input_integer: int
+    exp_bits: int
+    table_size: int
+    table_storage: str
+
+    @classmethod
+    def from_layer(cls, layer, design):
+        x = design.input_buffer(layer)
+        n = int(layer.get_input_variable().shape[-1])
+        unit = cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), x.depth // n, n,
+                   layer.get_attr('input_bits'), layer.get_attr('input_integer'), layer.get_attr('exp_bits'),
+                   layer.get_attr('table_size'), design.storage(layer, 'weight', 0))  # fmt: skip
+        check_exp_table(unit.in_type, unit.exp_type, unit.table_size, f'layer {layer.name!r} (QSoftmax)')
+        return unit
+
+    @property
+    def in_type(self):
+        return signed_type(self.input_bits, self.input_integer)
+
+    @property
+    def exp_type(self):
+        return unsigned_unit_type(self.exp_bits)
+
+    @property
+    def sum_width(self) -> int:
+        return (self.n * self.exp_type.max_int).bit_length()
+
+    @property
+    def num_width(self) -> int:
+        return self.exp_type.width + self.y.type.frac
+
+    def emulate(self, env):
+        q = requantize(env[self.x.name], self.x.type.frac, self.in_type).reshape(-1, self.rows, self.n)
+        out = reference_softmax(q, self.in_type, self.exp_type, self.y.type, self.table_size)
+        return out.reshape(q.shape[0], -1)
+
+    def cycles(self) -> int:
+        return 1 + self.rows * (2 * self.n + 3 + self.n * (self.num_width + 4))
+
+    def rom(self) -> Rom:
+        table = exp_table(self.in_type, self.exp_type, self.table_size)
+        return Rom(f'{self.name}_exp', pack_words(table.reshape(-1, 1), self.exp_type.width), self.exp_type.width,
+                   self.table_storage)  # fmt: skip
+
+    def generics(self, engine) -> dict:
+        return dict(
+            ROWS=self.rows, N=self.n, AW=self.x.aw, X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
+            SHIFT=self.x.type.frac - self.in_type.frac, IN_W=self.in_type.width,
+            TABLE_SIZE=self.table_size, TA_W=addr_width(self.table_size), E_W=self.exp_type.width,
+            SUM_W=self.sum_width, OUT_W=self.y.type.width, OUT_F=self.y.type.frac, NUM_W=self.num_width,
+        )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n, rom = self.name, self.rom()
+        self.x.readers.append(f'{n}_x_addr')
+        signals = [
+            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
+            f'signal {n}_t_addr : std_logic_vector({rom.aw - 1} downto 0);',
+            f'signal {n}_t_data : std_logic_vector({rom.width - 1} downto 0);',
+        ]
+        body = f"""  {n}_exp_rom : entity work.{{project}}_{rom.name}_rom
+    port map (clk => clk, addr => {n}_t_addr, data => {n}_t_data);
+  {n}_{self.label} : entity work.{self.entity}
+    generic map ({generic_map(**self.generics(engine))})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, t_addr => {n}_t_addr, t_data => {n}_t_data,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted(signals, body, [rom])
