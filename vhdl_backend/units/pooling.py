@@ -1,6 +1,6 @@
 """GlobalAveragePooling1D: y[c] = cast(sum_t x[t, c] / T), the exact quotient rounded once.
 
-VHDL: ``vs_gavg.vhd`` (bit-serial divider, so any window length T is exact).
+VHDL: ``vs_gavg.vhd`` with ``vs_divider.vhd`` (exact for any window length T).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class GlobalAvgUnit:
         return divide_requantize(total << max(self.shift, 0), self.den, self.y.type)
 
     def cycles(self) -> int:
-        return 1 + self.channels * (self.steps + self.num_width + 3)
+        return self.channels * (self.steps + self.num_width + 4)
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""

@@ -60,7 +60,7 @@ class SoftmaxUnit:
         return out.reshape(q.shape[0], -1)
 
     def cycles(self) -> int:
-        return 1 + self.rows * (2 * self.n + 3 + self.n * (self.num_width + 4))
+        return self.rows * (2 * self.n + 3 + self.n * (self.num_width + 5))
 
     def rom(self) -> Rom:
         table = exp_table(self.in_type, self.exp_type, self.table_size)

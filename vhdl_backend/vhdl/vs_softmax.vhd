@@ -1,9 +1,9 @@
 -- vs_softmax: integer softmax over rows of N elements (vhdlspartan.layers.QSoftmax).
 -- Per row: pass 1 finds the row maximum of the inputs cast to the softmax input type; pass 2
 -- sums the exp table entries of the distances to it; pass 3, per element, reads the entry
--- again and divides entry * 2^OUT_F by the sum with a bit-serial restoring divider, rounds
--- half to even from the exact remainder and saturates. The exp table is a ROM outside.
--- Cycles from start to done: 1 + ROWS * (2 * N + 3 + N * (NUM_W + 4)).
+-- again and has vs_divider divide entry * 2^OUT_F by the sum (rounded half to even from the
+-- exact remainder, saturated). The exp table is a ROM outside.
+-- Cycles from start to done: ROWS * (2 * N + 3 + N * (NUM_W + 5)).
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -32,21 +32,15 @@ entity vs_softmax is
 end entity;
 
 architecture rtl of vs_softmax is
-  type state_t is (S_IDLE, S_MAX, S_MAXW, S_EXP, S_EXPW1, S_EXPW2, S_D0, S_D1, S_D2, S_DIV, S_FIN);
+  type state_t is (S_IDLE, S_MAX, S_MAXW, S_EXP, S_EXPW1, S_EXPW2, S_D0, S_D1, S_D2, S_WAIT);
   signal st : state_t := S_IDLE;
   signal row  : natural range 0 to ROWS := 0;  -- ranges one past the end: GHDL checks + 1 statically
   signal j    : natural range 0 to N := 0;
   signal base : natural range 0 to ROWS * N := 0;
-  signal bit_i : natural range 0 to NUM_W := 0;
   signal v1, v2, first1 : std_logic := '0';
   signal mx   : signed(IN_W - 1 downto 0) := (others => '0');
   signal sum  : unsigned(SUM_W - 1 downto 0) := (others => '0');
-  signal num  : unsigned(NUM_W - 1 downto 0) := (others => '0');
-  signal q    : unsigned(NUM_W - 1 downto 0) := (others => '0');
-  signal r    : unsigned(SUM_W downto 0) := (others => '0');
-  signal y_we_r, done_r : std_logic := '0';
-  signal y_addr_r : std_logic_vector(AW - 1 downto 0) := (others => '0');
-  signal y_data_r : std_logic_vector(OUT_W - 1 downto 0) := (others => '0');
+  signal div_start, div_done : std_logic;
 
   -- the input element cast to the softmax input type
   function cast_in(x : std_logic_vector) return signed is
@@ -69,14 +63,18 @@ begin
   -- the table is read with the element that just arrived (its entry comes one cycle later)
   t_addr <= std_logic_vector(table_index(mx, cast_in(x_data)));
 
+  div_start <= '1' when st = S_D2 else '0';
+  divider : entity work.vs_divider
+    generic map (NUM_W => NUM_W, DEN_W => SUM_W, Y_W => OUT_W, Y_SIGNED => false, RND => 6, SAT => 1)
+    port map (clk => clk, start => div_start, num => shift_left(resize(unsigned(t_data), NUM_W), OUT_F),
+              neg => '0', den => sum, done => div_done, y => y_data);
+  y_we <= div_done;
+  y_addr <= std_logic_vector(to_unsigned(base + j, AW));
+  done <= div_done when row = ROWS - 1 and j = N - 1 else '0';
+
   process (clk)
-    variable r2 : unsigned(SUM_W + 1 downto 0);
-    variable qs : signed(NUM_W + 1 downto 0);
-    variable above, tie : boolean;
   begin
     if rising_edge(clk) then
-      y_we_r <= '0';
-      done_r <= '0';
       -- reads issued in S_MAX / S_EXP come back one cycle later (v1), table entries one more (v2)
       if st = S_MAX or st = S_EXP then v1 <= '1'; else v1 <= '0'; end if;
       if st = S_MAX and j = 0 then first1 <= '1'; else first1 <= '0'; end if;
@@ -124,53 +122,25 @@ begin
       elsif st = S_D1 then
         st <= S_D2;
       elsif st = S_D2 then
-        num <= shift_left(resize(unsigned(t_data), NUM_W), OUT_F);
-        q <= (others => '0');
-        r <= (others => '0');
-        bit_i <= 0;
-        st <= S_DIV;
-      elsif st = S_DIV then
-        r2 := shift_left(resize(r, SUM_W + 2), 1);
-        r2(0) := num(NUM_W - 1);
-        num <= shift_left(num, 1);
-        if r2 >= resize(sum, SUM_W + 2) then
-          r <= resize(r2 - resize(sum, SUM_W + 2), SUM_W + 1);
-          q <= shift_left(q, 1) + 1;
-        else
-          r <= resize(r2, SUM_W + 1);
-          q <= shift_left(q, 1);
-        end if;
-        if bit_i = NUM_W - 1 then st <= S_FIN; else bit_i <= bit_i + 1; end if;
-      elsif st = S_FIN then
-        qs := signed(resize(q, NUM_W + 2));
-        above := shift_left(resize(r, SUM_W + 2), 1) > resize(sum, SUM_W + 2);
-        tie := shift_left(resize(r, SUM_W + 2), 1) = resize(sum, SUM_W + 2);
-        if vs_round_inc(6, qs(0) = '1', above, tie, r /= 0, false) then
-          qs := qs + 1;
-        end if;
-        y_data_r <= vs_saturate(qs, OUT_W, false, 1);
-        y_addr_r <= std_logic_vector(to_unsigned(base + j, AW));
-        y_we_r <= '1';
-        if j = N - 1 then
-          j <= 0;
-          if row = ROWS - 1 then
-            done_r <= '1';
-            st <= S_IDLE;
+        st <= S_WAIT;
+      elsif st = S_WAIT then
+        if div_done = '1' then
+          if j = N - 1 then
+            j <= 0;
+            if row = ROWS - 1 then
+              st <= S_IDLE;
+            else
+              row <= row + 1;
+              base <= base + N;
+              st <= S_MAX;
+            end if;
           else
-            row <= row + 1;
-            base <= base + N;
-            st <= S_MAX;
+            j <= j + 1;
+            st <= S_D0;
           end if;
-        else
-          j <= j + 1;
-          st <= S_D0;
         end if;
       end if;
     end if;
   end process;
 
-  y_we <= y_we_r;
-  y_addr <= y_addr_r;
-  y_data <= y_data_r;
-  done <= done_r;
 end architecture;

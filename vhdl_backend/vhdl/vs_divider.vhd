@@ -1,0 +1,87 @@
+-- vs_divider: y = cast(num / den) for a signed numerator given as magnitude and sign, exact:
+-- a bit-serial restoring divider (one quotient bit a cycle) gives the floor quotient and the
+-- remainder, from which the rounding mode decides and the saturation mode clamps (the VHDL twin
+-- of vhdlspartan.fixed.divide_requantize). start loads num, neg and den; y and done come
+-- NUM_W + 2 cycles later (done high for one cycle).
+library ieee;
+use ieee.std_logic_1164.all;
+use ieee.numeric_std.all;
+use work.vs_fixed_pkg.all;
+
+entity vs_divider is
+  generic (NUM_W : positive; DEN_W : positive; Y_W : positive; Y_SIGNED : boolean; RND, SAT : natural);
+  port (
+    clk   : in  std_logic;
+    start : in  std_logic;
+    num   : in  unsigned(NUM_W - 1 downto 0);
+    neg   : in  std_logic;
+    den   : in  unsigned(DEN_W - 1 downto 0);
+    done  : out std_logic;
+    y     : out std_logic_vector(Y_W - 1 downto 0)
+  );
+end entity;
+
+architecture rtl of vs_divider is
+  signal busy, fin, done_r : std_logic := '0';
+  signal bit_i : natural range 0 to NUM_W := 0;  -- one past the end: GHDL checks + 1 statically
+  signal n, q  : unsigned(NUM_W - 1 downto 0) := (others => '0');
+  signal r     : unsigned(DEN_W downto 0) := (others => '0');
+  signal d     : unsigned(DEN_W + 1 downto 0) := (others => '0');
+  signal neg_r : std_logic := '0';
+  signal y_r   : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
+begin
+  process (clk)
+    variable r2 : unsigned(DEN_W + 1 downto 0);
+    variable qs : signed(NUM_W + 1 downto 0);
+    variable rf : unsigned(DEN_W + 1 downto 0);
+  begin
+    if rising_edge(clk) then
+      done_r <= '0';
+      fin <= '0';
+      if start = '1' then
+        n <= num;
+        neg_r <= neg;
+        d <= resize(den, DEN_W + 2);
+        q <= (others => '0');
+        r <= (others => '0');
+        bit_i <= 0;
+        busy <= '1';
+      elsif busy = '1' then
+        r2 := shift_left(resize(r, DEN_W + 2), 1);
+        r2(0) := n(NUM_W - 1);
+        n <= shift_left(n, 1);
+        if r2 >= d then
+          r <= resize(r2 - d, DEN_W + 1);
+          q <= shift_left(q, 1) + 1;
+        else
+          r <= resize(r2, DEN_W + 1);
+          q <= shift_left(q, 1);
+        end if;
+        if bit_i = NUM_W - 1 then
+          busy <= '0';
+          fin <= '1';
+        else
+          bit_i <= bit_i + 1;
+        end if;
+      elsif fin = '1' then
+        -- floor division: a negative quotient with a remainder steps down by one
+        qs := signed(resize(q, NUM_W + 2));
+        rf := resize(r, DEN_W + 2);
+        if neg_r = '1' then
+          qs := -qs;
+          if r /= 0 then
+            qs := qs - 1;
+            rf := d - rf;
+          end if;
+        end if;
+        if vs_round_inc(RND, qs(0) = '1', shift_left(rf, 1) > d, shift_left(rf, 1) = d, rf /= 0, neg_r = '1') then
+          qs := qs + 1;
+        end if;
+        y_r <= vs_saturate(qs, Y_W, Y_SIGNED, SAT);
+        done_r <= '1';
+      end if;
+    end if;
+  end process;
+  done <= done_r;
+  y <= y_r;
+end architecture;
