@@ -91,6 +91,18 @@ class Emitted:
     roms: list  # Rom objects the unit reads
 
 
+def rom_instance(rom: Rom) -> tuple:
+    """(signal declarations, instance) of a ROM a unit reads through <rom>_addr / <rom>_data.
+    The instance label <rom>_rom is what the synthesis reports are joined on."""
+    signals = [
+        f'signal {rom.name}_addr : std_logic_vector({rom.aw - 1} downto 0);',
+        f'signal {rom.name}_data : std_logic_vector({rom.width - 1} downto 0);',
+    ]
+    body = (f'  {rom.name}_rom : entity work.{{project}}_{rom.name}_rom\n'
+            f'    port map (clk => clk, addr => {rom.name}_addr, data => {rom.name}_data);\n')  # fmt: skip
+    return signals, body
+
+
 def pack_words(rows, width: int) -> list:
     """Pack each row of signed/unsigned ints into one word, element 0 in the low bits."""
     words = []

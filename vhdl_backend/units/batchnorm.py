@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from ...fixed import FixedType, fixed_type_from_hls4ml, requantize
-from .base import Emitted, Rom, addr_width, generic_map, pack_words
+from .base import Emitted, Rom, addr_width, generic_map, pack_words, rom_instance
 
 
 @dataclass
@@ -88,18 +88,13 @@ class BatchNormUnit:
         n, rom = self.name, self.rom()
         generics = generic_map(**self.generics(engine))
         self.x.readers.append(f'{n}_x_addr')
-        signals = [
-            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
-            f'signal {n}_sb_addr : std_logic_vector({rom.aw - 1} downto 0);',
-            f'signal {n}_sb_data : std_logic_vector({rom.width - 1} downto 0);',
-        ]
-        body = f"""  {n}_sb_rom : entity work.{{project}}_{rom.name}_rom
-    port map (clk => clk, addr => {n}_sb_addr, data => {n}_sb_data);
-  {n}_{self.label} : entity work.{self.entity}
+        rom_signals, rom_body = rom_instance(rom)
+        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals]
+        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, sb_addr => {n}_sb_addr, sb_data => {n}_sb_data,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, sb_addr => {rom.name}_addr, sb_data => {rom.name}_data,
       y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
     );
 """

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
-from .base import Emitted, Rom, generic_map, pack_words
+from .base import Emitted, Rom, generic_map, pack_words, rom_instance
 
 ENGINE_DRAIN_CYCLES = 4  # engine input register, product, accumulator, acc_valid seen
 
@@ -176,28 +176,21 @@ class DenseUnit:
     def emit(self, engine) -> Emitted:
         n, w_rom, b_rom = self.name, *self.roms()
         generics = generic_map(**self.generics(engine))
+        (w_signals, w_body), (b_signals, b_body) = rom_instance(w_rom), rom_instance(b_rom)
         signals = [
-            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
-            f'signal {n}_w_addr : std_logic_vector({w_rom.aw - 1} downto 0);',
-            f'signal {n}_w_data : std_logic_vector({w_rom.width - 1} downto 0);',
-            f'signal {n}_b_addr : std_logic_vector({b_rom.aw - 1} downto 0);',
-            f'signal {n}_b_data : std_logic_vector({b_rom.width - 1} downto 0);',
+            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *w_signals, *b_signals,
             f'signal {n}_eng_valid, {n}_eng_first, {n}_eng_last : std_logic;',
             f'signal {n}_eng_a : std_logic_vector({engine.a_width - 1} downto 0);',
             f'signal {n}_eng_b : std_logic_vector({engine.lanes * engine.b_width - 1} downto 0);',
         ]
         self.x.readers.append(f'{n}_x_addr')
         engine.clients.append(n)
-        body = f"""  {n}_w_rom : entity work.{{project}}_{w_rom.name}_rom
-    port map (clk => clk, addr => {n}_w_addr, data => {n}_w_data);
-  {n}_b_rom : entity work.{{project}}_{b_rom.name}_rom
-    port map (clk => clk, addr => {n}_b_addr, data => {n}_b_data);
-  {n}_{self.label} : entity work.{self.entity}
+        body = w_body + b_body + f"""  {n}_{self.label} : entity work.{self.entity}
     generic map ({generics})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,
       x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
-      w_addr => {n}_w_addr, w_data => {n}_w_data, b_addr => {n}_b_addr, b_data => {n}_b_data,
+      w_addr => {w_rom.name}_addr, w_data => {w_rom.name}_data, b_addr => {b_rom.name}_addr, b_data => {b_rom.name}_data,
       eng_valid => {n}_eng_valid, eng_first => {n}_eng_first, eng_last => {n}_eng_last,
       eng_a => {n}_eng_a, eng_b => {n}_eng_b, eng_acc => eng_acc, eng_acc_valid => eng_acc_valid,
       y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...fixed import requantize
 from ...integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
-from .base import Emitted, Rom, addr_width, generic_map, pack_words
+from .base import Emitted, Rom, addr_width, generic_map, pack_words, rom_instance
 
 
 @dataclass
@@ -78,18 +78,13 @@ class SoftmaxUnit:
     def emit(self, engine) -> Emitted:
         n, rom = self.name, self.rom()
         self.x.readers.append(f'{n}_x_addr')
-        signals = [
-            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);',
-            f'signal {n}_t_addr : std_logic_vector({rom.aw - 1} downto 0);',
-            f'signal {n}_t_data : std_logic_vector({rom.width - 1} downto 0);',
-        ]
-        body = f"""  {n}_exp_rom : entity work.{{project}}_{rom.name}_rom
-    port map (clk => clk, addr => {n}_t_addr, data => {n}_t_data);
-  {n}_{self.label} : entity work.{self.entity}
+        rom_signals, rom_body = rom_instance(rom)
+        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals]
+        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
     generic map ({generic_map(**self.generics(engine))})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, t_addr => {n}_t_addr, t_data => {n}_t_data,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, t_addr => {rom.name}_addr, t_data => {rom.name}_data,
       y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
     );
 """
