@@ -21,8 +21,9 @@ def auto_slots(design) -> list:
             slots.append((unit, 'w_storage', unit.weights.size * unit.w_type.width))
         if getattr(unit, 'storage', None) == 'auto':  # BatchNorm scale and bias
             slots.append((unit, 'storage', unit.scale.size * (unit.s_type.width + unit.b_type.width)))
-        if getattr(unit, 'table_storage', None) == 'auto':  # softmax exp table
-            slots.append((unit, 'table_storage', unit.table_size * unit.exp_type.width))
+        if getattr(unit, 'table_storage', None) == 'auto':  # softmax exp table, positional encoding
+            rom = unit.rom()
+            slots.append((unit, 'table_storage', rom.depth * rom.width))
     return slots
 
 

@@ -136,3 +136,37 @@ def test_qsoftmax_hardware_keras_predict_ghdl_agree(tmp_path, cfg):
     assert sim['bit_exact'] and sim['mismatches'] == 0 and sim['analysis_messages'] == ''
     assert sim['cycles'] == sim['cycles_expected']
     np.testing.assert_array_equal(sim['outputs'], y_keras[:100])
+
+
+@pytest.mark.parametrize('dense_first', [False, True])
+def test_positional_encoding_hardware_keras_predict_ghdl_agree(tmp_path, dense_first):
+    """On the input grid the table is added directly; after a Dense the input is cast first."""
+    import hls4ml
+    from qkeras import QActivation, QDense, quantized_bits
+
+    x_in = tf.keras.Input((6, 4), name='x')
+    h = QActivation(quantized_bits(8, 2), name='q')(x_in)
+    if dense_first:
+        q = quantized_bits(6, 0, alpha=1)
+        h = QDense(4, kernel_quantizer=q, bias_quantizer=q, name='d')(h)
+    model = tf.keras.Model(x_in, QPositionalEncoding(pe_bits=7, pe_integer=0, name='pe')(h))
+    if dense_first:
+        model.get_layer('d').set_weights([np.random.default_rng(0).normal(size=w.shape) * 0.5
+                                          for w in model.get_layer('d').get_weights()])  # fmt: skip
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    cfg['LayerName']['x']['Precision']['result'] = 'fixed<8,3,RND_CONV,SAT>'  # what q computes
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan',
+                                                    output_dir=str(tmp_path / 'prj'))  # fmt: skip
+    hm.compile()
+    kinds = [type(u).__name__ for u in hm._vhdlspartan_design.units]
+    assert ('ActivationUnit' in kinds) == dense_first  # the cast runs only when it changes values
+    x = np.random.default_rng(1).integers(-128, 128, size=(150, 6, 4)) / 32.0
+    x[0], x[1] = 127 / 32, -4.0  # saturating sums
+    y_keras = model.predict(x, verbose=0).reshape(len(x), -1)
+    np.testing.assert_array_equal(hm.predict(x).reshape(len(x), -1), y_keras)
+    sim = hm.build(sim=True, x=x[:100])['sim']
+    assert sim['bit_exact'] and sim['cycles'] == sim['cycles_expected'] and sim['analysis_messages'] == ''
+    np.testing.assert_array_equal(sim['outputs'], y_keras[:100])
+    from vhdlspartan.resource_model.estimate import estimate
+
+    assert estimate(hm).per_layer['pe']['LUT'] > 0

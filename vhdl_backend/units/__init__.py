@@ -5,6 +5,7 @@ from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
 from .pooling import GlobalAvgUnit
+from .posenc import PositionalEncodingUnit
 from .softmax import SoftmaxUnit
 
 # hls4ml IR class name -> unit. Layers that only rename a buffer are in ALIAS_LAYERS.
@@ -20,10 +21,11 @@ UNIT_FOR_LAYER = {
     'Add': AddUnit,
     'GlobalPooling1D': GlobalAvgUnit,
     'VSSoftmax': SoftmaxUnit,  # vhdlspartan.layers.QSoftmax
+    'VSPositionalEncoding': PositionalEncodingUnit,  # vhdlspartan.layers.QPositionalEncoding
 }
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, quantized_relu, quantized_bits), ReLU, Add, BatchNormalization/QBatchNormalization, '
-    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, vhdlspartan.layers.QSoftmax'
+    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, vhdlspartan.layers.QSoftmax and QPositionalEncoding'
 )

@@ -1,0 +1,90 @@
+"""QPositionalEncoding: y = cast(x + pe) with the quantized table in a ROM read beside x.
+
+VHDL: ``vs_add.vhd`` with its second operand from the table ROM (same address as x). When the
+incoming tensor is not already on the layer's input grid, a cast unit (``vs_map``) runs first,
+as the Keras layer casts its input before adding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UnsupportedError
+from ...fixed import FixedType, requantize
+from ...integer_ops import signed_type
+from .activation import ActivationUnit
+from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance, vhdl_name
+
+
+@dataclass
+class PositionalEncodingUnit:
+    entity = 'vs_add'  # vhdl/vs_add.vhd
+    label = 'posenc'  # instance label suffix in the top level
+    name: str
+    layer_name: str
+    x: Buffer
+    y: Buffer
+    pe_type: FixedType
+    table: np.ndarray  # pe_type codes, flattened (window * d_model)
+    table_storage: str
+
+    @classmethod
+    def from_layer(cls, layer, design):
+        what = f'layer {layer.name!r} (QPositionalEncoding)'
+        x = design.input_buffer(layer)
+        in_type = signed_type(layer.get_attr('input_bits'), layer.get_attr('input_integer'))
+        pe_type = signed_type(layer.get_attr('pe_bits'), layer.get_attr('pe_integer'))
+        table = pe_type.from_float(np.asarray(layer.get_attr('table_data'), dtype=np.float64)).reshape(-1)
+        if table.size != x.depth:
+            raise UnsupportedError(f'{what}: table of {table.size} values for an input of {x.depth}')
+        units = []
+        on_grid = x.type.frac == in_type.frac and in_type.min_int <= x.type.min_int and x.type.max_int <= in_type.max_int
+        if not on_grid:  # the Keras layer casts its input first
+            cast_buf = Buffer(design._unique(f't_{vhdl_name(layer.name)}_in'), x.depth, in_type,
+                              design.storage(layer, 'result', 0))  # fmt: skip
+            design.buffers[f'{layer.outputs[0]}:input'] = cast_buf
+            units.append(ActivationUnit(design._unique(f'u_{vhdl_name(layer.name)}_cast'), layer.name, x, cast_buf, False))
+            x = cast_buf
+        units.append(cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), pe_type, table,
+                         design.storage(layer, 'weight', 0)))  # fmt: skip
+        return units
+
+    @property
+    def frac(self) -> int:
+        return max(self.x.type.frac, self.pe_type.frac)
+
+    def emulate(self, env):
+        total = (env[self.x.name] << (self.frac - self.x.type.frac)) + (self.table << (self.frac - self.pe_type.frac))
+        return requantize(total, self.frac, self.y.type)
+
+    def cycles(self) -> int:
+        return self.x.depth + 2
+
+    def rom(self) -> Rom:
+        return Rom(f'{self.name}_pe', pack_words(self.table.reshape(-1, 1), self.pe_type.width), self.pe_type.width,
+                   self.table_storage)  # fmt: skip
+
+    def generics(self, engine) -> dict:
+        xt, pt, yt = self.x.type, self.pe_type, self.y.type
+        return dict(
+            N=self.x.depth, AW=self.x.aw,
+            A_W=xt.width, A_SIGNED=xt.signed, A_SHIFT=self.frac - xt.frac,
+            B_W=pt.width, B_SIGNED=pt.signed, B_SHIFT=self.frac - pt.frac,
+            SHIFT=self.frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
+        )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n, rom = self.name, self.rom()
+        rom_signals, rom_body = rom_instance(rom)
+        self.x.readers.append(f'{n}_a_addr')
+        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
+    generic map ({generic_map(**self.generics(engine))})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      a_addr => {n}_a_addr, a_data => {self.x.name}_rdata, b_addr => {rom.name}_addr, b_data => {rom.name}_data,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted([f'signal {n}_a_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals], body, [rom])
