@@ -180,11 +180,3 @@ def bits_for_range(lo: int, hi: int) -> int:
 def to_twos(v, width: int):
     """Raw ``width``-bit two's complement patterns (as non-negative ints) of ``v``."""
     return np.asarray(v, dtype=np.int64) & ((1 << width) - 1)
-
-
-def from_raw(raw, t: FixedType):
-    """Inverse of `to_twos` for a stored tensor of type ``t``."""
-    raw = np.asarray(raw, dtype=np.int64)
-    if t.signed:
-        return np.where(raw >= (1 << (t.width - 1)), raw - (1 << t.width), raw)
-    return raw

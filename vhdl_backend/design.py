@@ -31,7 +31,6 @@ class Design:
     input: Buffer = None
     output: Buffer = None
     input_shape: tuple = ()
-    output_shape: tuple = ()
     engine: Engine = None
     _names: set = field(default_factory=set)
 
@@ -152,7 +151,6 @@ def lower(model) -> Design:
     if not design.units:
         raise UnsupportedError('the model has no compute layer; VHDLSpartan needs at least one')
     design.output = design.buffer_of(model.outputs[0])
-    design.output_shape = tuple(model.get_output_variables()[0].shape)
     for buf, what in ((design.input, 'input'), (design.output, 'output')):
         if buf.type.width > MAX_IO_WIDTH:
             raise UnsupportedError(f'the model {what} type {buf.type} is {buf.type.width} bits wide; '

@@ -62,10 +62,9 @@ def yosys_script(design, netlist: str) -> str:
 
 
 def design_rom_styles(design) -> dict:
-    from .top import top_vhdl
+    from ..resource_model.components import unit_roms
 
-    _, roms = top_vhdl(design)
-    return {f'{design.project}_{rom.name}_rom': rom.storage for rom in roms}
+    return {f'{design.project}_{name}_rom': params['storage'] for unit in design.units for name, params in unit_roms(unit)}
 
 
 def lut_lane_modules(netlist: str) -> list:

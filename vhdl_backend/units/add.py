@@ -12,6 +12,23 @@ from ...fixed import requantize
 from .base import Emitted, generic_map
 
 
+def exact_sum(a, a_frac: int, b, b_frac: int, y_type):
+    """cast(a + b): the exact sum on the finer of the two scales, then one cast."""
+    frac = max(a_frac, b_frac)
+    return requantize((a << (frac - a_frac)) + (b << (frac - b_frac)), frac, y_type)
+
+
+def add_generics(n: int, aw: int, at, bt, yt) -> dict:
+    """Generics of vs_add for operands of types at and bt and result type yt."""
+    frac = max(at.frac, bt.frac)
+    return dict(
+        N=n, AW=aw,
+        A_W=at.width, A_SIGNED=at.signed, A_SHIFT=frac - at.frac,
+        B_W=bt.width, B_SIGNED=bt.signed, B_SHIFT=frac - bt.frac,
+        SHIFT=frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
+    )  # fmt: skip
+
+
 @dataclass
 class AddUnit:
     entity = 'vs_add'  # vhdl/vs_add.vhd
@@ -36,26 +53,15 @@ class AddUnit:
             raise UnsupportedError(f'{what}: adding a tensor to itself is not supported; use a scaling layer')
         return cls(design.unit_name(layer), layer.name, a, b, design.output_buffer(layer))
 
-    @property
-    def frac(self) -> int:
-        return max(self.a.type.frac, self.b.type.frac)
-
     def emulate(self, env):
-        total = (env[self.a.name] << (self.frac - self.a.type.frac)) + (env[self.b.name] << (self.frac - self.b.type.frac))
-        return requantize(total, self.frac, self.y.type)
+        return exact_sum(env[self.a.name], self.a.type.frac, env[self.b.name], self.b.type.frac, self.y.type)
 
     def cycles(self) -> int:
         return self.a.depth + 2
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""
-        at, bt, yt = self.a.type, self.b.type, self.y.type
-        return dict(
-            N=self.a.depth, AW=self.a.aw,
-            A_W=at.width, A_SIGNED=at.signed, A_SHIFT=self.frac - at.frac,
-            B_W=bt.width, B_SIGNED=bt.signed, B_SHIFT=self.frac - bt.frac,
-            SHIFT=self.frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
-        )  # fmt: skip
+        return add_generics(self.a.depth, self.a.aw, self.a.type, self.b.type, self.y.type)
 
     def emit(self, engine) -> Emitted:
         n = self.name

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedError
-from ...fixed import FixedType, requantize
+from ...fixed import FixedType
 from ...integer_ops import signed_type
 from .activation import ActivationUnit
+from .add import add_generics, exact_sum
 from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance, vhdl_name
 
 
@@ -51,13 +52,8 @@ class PositionalEncodingUnit:
                          design.storage(layer, 'weight', 0)))  # fmt: skip
         return units
 
-    @property
-    def frac(self) -> int:
-        return max(self.x.type.frac, self.pe_type.frac)
-
     def emulate(self, env):
-        total = (env[self.x.name] << (self.frac - self.x.type.frac)) + (self.table << (self.frac - self.pe_type.frac))
-        return requantize(total, self.frac, self.y.type)
+        return exact_sum(env[self.x.name], self.x.type.frac, self.table, self.pe_type.frac, self.y.type)
 
     def cycles(self) -> int:
         return self.x.depth + 2
@@ -67,13 +63,7 @@ class PositionalEncodingUnit:
                    self.table_storage)  # fmt: skip
 
     def generics(self, engine) -> dict:
-        xt, pt, yt = self.x.type, self.pe_type, self.y.type
-        return dict(
-            N=self.x.depth, AW=self.x.aw,
-            A_W=xt.width, A_SIGNED=xt.signed, A_SHIFT=self.frac - xt.frac,
-            B_W=pt.width, B_SIGNED=pt.signed, B_SHIFT=self.frac - pt.frac,
-            SHIFT=self.frac - yt.frac, Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
-        )  # fmt: skip
+        return add_generics(self.x.depth, self.x.aw, self.x.type, self.pe_type, self.y.type)
 
     def emit(self, engine) -> Emitted:
         n, rom = self.name, self.rom()
