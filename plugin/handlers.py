@@ -6,11 +6,30 @@ the layer's quantizer parameters; its output type is the layer's own output quan
 
 from __future__ import annotations
 
+import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
 SOFTMAX_PARAMS = ('input_bits', 'input_integer', 'exp_bits', 'table_size', 'output_bits')
 POSENC_PARAMS = ('input_bits', 'input_integer', 'pe_bits', 'pe_integer', 'output_bits', 'output_integer')
+LAYERNORM_PARAMS = ('input_bits', 'input_integer', 'table_bits', 'inv_bits', 'norm_bits', 'norm_integer', 'gamma_bits',
+                    'gamma_integer', 'beta_bits', 'beta_integer', 'output_bits', 'output_integer')  # fmt: skip
+BATCHNORM_PARAMS = ('input_bits', 'input_integer', 'scale_bits', 'scale_integer', 'shift_bits', 'shift_integer',
+                    'output_bits', 'output_integer')  # fmt: skip
+
+
+def signed_precision(bits: int, integer: int) -> FixedPrecisionType:
+    """QKeras quantized_bits(bits, integer) in hls4ml's terms (the sign bit counts as integer)."""
+    return FixedPrecisionType(bits, integer + 1, signed=True, rounding_mode=RoundingMode.RND_CONV,
+                              saturation_mode=SaturationMode.SAT)  # fmt: skip
+
+
+class SignedOutputLayer(Layer):
+    """An IR layer whose result has the layer's (output_bits, output_integer) type and its input's shape."""
+
+    def initialize(self):
+        precision = signed_precision(self.get_attr('output_bits'), self.get_attr('output_integer'))
+        self.add_output_variable(self.get_input_variable().shape, precision=precision)
 
 
 class VSSoftmax(Layer):
@@ -23,13 +42,16 @@ class VSSoftmax(Layer):
         self.add_output_variable(self.get_input_variable().shape, precision=precision)
 
 
-class VSPositionalEncoding(Layer):
+class VSPositionalEncoding(SignedOutputLayer):
     """QPositionalEncoding in hls4ml's graph; the table is in attribute 'table_data'."""
 
-    def initialize(self):
-        precision = FixedPrecisionType(self.get_attr('output_bits'), self.get_attr('output_integer') + 1, signed=True,
-                                       rounding_mode=RoundingMode.RND_CONV, saturation_mode=SaturationMode.SAT)  # fmt: skip
-        self.add_output_variable(self.get_input_variable().shape, precision=precision)
+
+class VSLayerNormalization(SignedOutputLayer):
+    """QLayerNormalization in hls4ml's graph; gamma and beta (floats) in 'gamma_data', 'beta_data'."""
+
+
+class VSBatchNorm(SignedOutputLayer):
+    """QFoldedBatchNorm in hls4ml's graph; the folded scale and shift (floats) in 'scale_data', 'shift_data'."""
 
 
 def parse_qpositional_encoding(keras_layer, input_names, input_shapes, data_reader):
@@ -47,12 +69,47 @@ def parse_qsoftmax(keras_layer, input_names, input_shapes, data_reader):
     return layer, list(input_shapes[0])
 
 
+def parse_qlayer_normalization(keras_layer, input_names, input_shapes, data_reader):
+    cfg = keras_layer['config']
+    layer = {'class_name': 'VSLayerNormalization', 'name': cfg['name'], 'inputs': input_names,
+             **{k: int(cfg[k]) for k in LAYERNORM_PARAMS},
+             'gamma_data': data_reader.get_weights_data(cfg['name'], 'gamma'),
+             'beta_data': data_reader.get_weights_data(cfg['name'], 'beta')}  # fmt: skip
+    return layer, list(input_shapes[0])
+
+
+def parse_qfolded_batchnorm(keras_layer, input_names, input_shapes, data_reader):
+    from .layers import QFoldedBatchNorm
+
+    cfg = keras_layer['config']
+    weights = [np.asarray(data_reader.get_weights_data(cfg['name'], w), dtype=np.float64)
+               for w in ('gamma', 'beta', 'moving_mean', 'moving_variance')]  # fmt: skip
+    scale, shift = QFoldedBatchNorm(epsilon=cfg['epsilon']).folded(*weights)
+    layer = {'class_name': 'VSBatchNorm', 'name': cfg['name'], 'inputs': input_names,
+             **{k: int(cfg[k]) for k in BATCHNORM_PARAMS}, 'scale_data': scale, 'shift_data': shift}  # fmt: skip
+    return layer, list(input_shapes[0])
+
+
+KERAS_HANDLERS = {
+    'QSoftmax': parse_qsoftmax,
+    'QPositionalEncoding': parse_qpositional_encoding,
+    'QLayerNormalization': parse_qlayer_normalization,
+    'QFoldedBatchNorm': parse_qfolded_batchnorm,
+}
+IR_LAYERS = {
+    'VSSoftmax': VSSoftmax,
+    'VSPositionalEncoding': VSPositionalEncoding,
+    'VSLayerNormalization': VSLayerNormalization,
+    'VSBatchNorm': VSBatchNorm,
+}
+
+
 def register_handlers():
     from hls4ml.converters import get_supported_keras_layers, register_keras_v2_layer_handler
     from hls4ml.model.layers import register_layer
 
-    register_layer('VSSoftmax', VSSoftmax)
-    register_layer('VSPositionalEncoding', VSPositionalEncoding)
-    for keras_name, handler in (('QSoftmax', parse_qsoftmax), ('QPositionalEncoding', parse_qpositional_encoding)):
+    for ir_name, ir_cls in IR_LAYERS.items():
+        register_layer(ir_name, ir_cls)
+    for keras_name, handler in KERAS_HANDLERS.items():
         if keras_name not in get_supported_keras_layers():
             register_keras_v2_layer_handler(keras_name, handler)

@@ -8,11 +8,12 @@ here lets the backend use them without importing Keras.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import UnsupportedError
-from .fixed import FixedType, divide_requantize, requantize
+from .fixed import FixedType, bits_for_range, divide_requantize, requantize
 
 MAX_TABLE_SIZE = 4096  # entries of an exp table kept in one ROM
 
@@ -87,4 +88,112 @@ def reference_add_encoding(q_in, table_codes, input_type, pe_type, out_type):
     """(x + pe): the exact sum on the finer scale, cast once to out_type."""
     frac = max(input_type.frac, pe_type.frac)
     total = (np.asarray(q_in, np.int64) << (frac - input_type.frac)) + (table_codes << (frac - pe_type.frac))
+    return requantize(total, frac, out_type)
+
+
+# -- layer normalization -----------------------------------------------------------------------
+# Over rows of n elements x (codes): S = sum(x), D = n*x - S (= n*(x - mean), exact),
+# V = sum(D^2) (= n^3 * variance, exact). The normalized value (x - mean)/std is
+# D * sqrt(n) / sqrt(V). V is brought to a table index idx in [2^(TB-2), 2^TB) by an even
+# shift sh (V ~ idx * 2^sh, sh may be negative), the table holds sqrt(n / idx) with
+# inv_frac fraction bits, so z = D * table[idx] * 2^-(inv_frac + sh/2), cast once to z_type
+# (computed as a left shift by EMAX - sh/2 and a constant cast, EMAX the largest sh/2).
+# V = 0 means every D is 0, and then z is 0 whatever the table says.
+
+
+def bit_length(v) -> np.ndarray:
+    """Bit length of non-negative int64 values (0 for 0)."""
+    v = np.asarray(v, dtype=np.int64)
+    out = np.zeros(v.shape, dtype=np.int64)
+    for k in range(63):
+        out += (v >> k) > 0
+    return out
+
+
+@dataclass(frozen=True)
+class LayerNormSpec:
+    """Everything the integer layer normalization of rows of n inputs of in_type needs."""
+
+    n: int
+    in_type: FixedType
+    table_bits: int
+    inv_bits: int
+    z_type: FixedType
+
+    def __post_init__(self):
+        if not 2 <= self.n:
+            raise UnsupportedError(f'layer normalization over {self.n} features; use at least 2')
+        if not 4 <= self.table_bits <= 12:
+            raise UnsupportedError(f'table_bits {self.table_bits} is not valid; use 4..12 (2^table_bits entries)')
+        if not 4 <= self.inv_bits <= 24:
+            raise UnsupportedError(f'inv_bits {self.inv_bits} is not valid; use 4..24')
+        if self.product_width > 62:
+            raise UnsupportedError(
+                f'layer normalization over {self.n} inputs of {self.in_type} needs a {self.product_width}-bit '
+                'product; narrow the input type or inv_bits'
+            )
+
+    @property
+    def d_width(self) -> int:
+        """Signed width of D = n*x - S."""
+        span = self.n * (self.in_type.max_int - self.in_type.min_int)
+        return bits_for_range(-span, span)
+
+    @property
+    def v_width(self) -> int:
+        """Unsigned width of V = sum(D^2)."""
+        d_max = 1 << (self.d_width - 1)
+        return (self.n * d_max * d_max).bit_length()
+
+    @property
+    def e_min(self) -> int:
+        return -((self.table_bits - 1) // 2)  # sh/2 for V = 1: ceil((1 - TB) / 2)
+
+    @property
+    def e_max(self) -> int:
+        return max(0, -((self.table_bits - self.v_width) // 2))  # ceil((v_width - TB) / 2)
+
+    @property
+    def inv_frac(self) -> int:
+        """Fraction bits of the table: the largest entry sqrt(n / 2^(TB-2)) fits in inv_bits."""
+        top = math.sqrt(self.n / 2 ** (self.table_bits - 2))
+        frac = self.inv_bits + 8
+        while round(top * 2.0**frac) > (1 << self.inv_bits) - 1:
+            frac -= 1
+        return frac
+
+    @property
+    def product_width(self) -> int:
+        """Signed width of D * table[idx] * 2^(EMAX - e)."""
+        return self.d_width + self.inv_bits + self.e_max - self.e_min
+
+    def table(self) -> np.ndarray:
+        """sqrt(n / idx) for idx = 0..2^TB-1 as unsigned codes (entries below 2^(TB-2) are never read
+        except idx 0, which is 0)."""
+        idx = np.arange(1 << self.table_bits, dtype=np.float64)
+        lo = 1 << (self.table_bits - 2)
+        vals = np.where(idx >= lo, np.sqrt(self.n / np.maximum(idx, 1.0)), 0.0)
+        return FixedType(self.inv_bits, self.inv_frac, False, 'RND_CONV', 'SAT').from_float(vals)
+
+
+def reference_layernorm(q_in, spec: LayerNormSpec) -> np.ndarray:
+    """Normalized codes (z_type) of rows (last axis, spec.n long) of in_type codes."""
+    q = np.asarray(q_in, dtype=np.int64)
+    s = q.sum(axis=-1, keepdims=True)
+    d = spec.n * q - s
+    v = (d * d).sum(axis=-1, keepdims=True)
+    length = bit_length(v)
+    tb = spec.table_bits
+    sh = (length - tb) + ((length - tb) & 1)  # rounded up to even
+    idx = np.where(sh >= 0, v >> np.maximum(sh, 0), v << np.maximum(-sh, 0))
+    inv = spec.table()[idx]
+    p = (d * inv) << (spec.e_max - sh // 2)
+    return requantize(p, spec.inv_frac + spec.e_max, spec.z_type)
+
+
+def reference_affine(z, z_frac: int, gamma, g_frac: int, beta, b_frac: int, out_type: FixedType):
+    """cast(z * gamma + beta) per feature (last axis): the exact sum on a common scale, one cast."""
+    prod_frac = z_frac + g_frac
+    frac = max(prod_frac, b_frac)
+    total = ((np.asarray(z, np.int64) * gamma) << (frac - prod_frac)) + (np.asarray(beta, np.int64) << (frac - b_frac))
     return requantize(total, frac, out_type)

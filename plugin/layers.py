@@ -13,27 +13,20 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from . import tf_integer as ti
 from .errors import UnsupportedError
-from .fixed import FixedType
 from .integer_ops import (  # noqa: F401  (re-exported: the references of these layers)
+    LayerNormSpec,
     check_exp_table,
     exp_table,
     reference_add_encoding,
+    reference_affine,
+    reference_layernorm,
     reference_softmax,
     signed_type,
     sinusoid_table,
     unsigned_unit_type,
 )
-
-def _quantize_tf(x, t: FixedType):
-    """Integer codes (as float64) of x cast to t: round half to even, saturate."""
-    q = tf.round(tf.cast(x, tf.float64) * (2.0**t.frac))
-    return tf.clip_by_value(q, float(t.min_int), float(t.max_int))
-
-
-def _straight_through(x_float, y_exact):
-    return x_float + tf.stop_gradient(tf.cast(y_exact, x_float.dtype) - x_float)
-
 
 # -- softmax ----------------------------------------------------------------------------------
 
@@ -58,17 +51,9 @@ class QSoftmax(tf.keras.layers.Layer):
         self._table = tf.constant(exp_table(self.input_type, self.exp_type, self.table_size), tf.int64)
 
     def call(self, x):
-        q = tf.cast(_quantize_tf(x, self.input_type), tf.int64)
-        dist = tf.minimum(tf.reduce_max(q, axis=-1, keepdims=True) - q, self.table_size - 1)
-        e = tf.gather(self._table, dist)
-        den = tf.reduce_sum(e, axis=-1, keepdims=True)
-        num = e * 2**self.out_type.frac
-        quo = tf.math.floordiv(num, den)
-        rem = num - quo * den
-        up = (2 * rem > den) | ((2 * rem == den) & (tf.math.floormod(quo, 2) == 1))  # half to even
-        codes = tf.minimum(quo + tf.cast(up, tf.int64), self.out_type.max_int)
-        exact = tf.cast(codes, tf.float64) * 2.0**-self.out_type.frac
-        return _straight_through(tf.nn.softmax(x, axis=-1), exact)
+        q = ti.codes(x, self.input_type)
+        exact = ti.value(ti.integer_softmax(q, self._table, self.table_size, self.out_type), self.out_type)
+        return ti.straight_through(tf.nn.softmax(x, axis=-1), exact)
 
     def get_config(self):
         return {**super().get_config(), 'input_bits': self.input_bits, 'input_integer': self.input_integer,
@@ -111,17 +96,130 @@ class QPositionalEncoding(tf.keras.layers.Layer):
         return self.pe_type.from_float(self.table.numpy())
 
     def call(self, x):
-        xq = _quantize_tf(x, self.input_type)
-        pq = _quantize_tf(self.table, self.pe_type)
+        xq, pq = ti.codes(x, self.input_type), ti.codes(self.table, self.pe_type)
         frac = max(self.input_type.frac, self.pe_type.frac)
-        total = xq * 2.0 ** (frac - self.input_type.frac) + pq * 2.0 ** (frac - self.pe_type.frac)
-        exact = _quantize_tf(total * 2.0**-frac, self.out_type) * 2.0**-self.out_type.frac
-        return _straight_through(x + tf.cast(self.table, x.dtype), exact)
+        total = xq * 2 ** (frac - self.input_type.frac) + pq * 2 ** (frac - self.pe_type.frac)
+        exact = ti.value(ti.requantize(total, frac, self.out_type), self.out_type)
+        return ti.straight_through(x + tf.cast(self.table, x.dtype), exact)
 
     def get_config(self):
         return {**super().get_config(), 'input_bits': self.input_bits, 'input_integer': self.input_integer,
                 'pe_bits': self.pe_bits, 'pe_integer': self.pe_integer, 'output_bits': self.output_bits,
                 'output_integer': self.output_integer, 'learned': self.learned}  # fmt: skip
+
+
+# -- normalization ----------------------------------------------------------------------------
+
+
+def _feature_weights(layer, n):
+    layer.gamma = layer.add_weight('gamma', shape=(n,), initializer='ones')
+    layer.beta = layer.add_weight('beta', shape=(n,), initializer='zeros')
+
+
+@tf.keras.utils.register_keras_serializable(package='vhdlspartan')
+class QLayerNormalization(tf.keras.layers.Layer):
+    """Integer layer normalization over the last axis (see integer_ops.reference_layernorm).
+
+    The input is cast to (input_bits, input_integer); the normalized value z, computed with an
+    exact integer mean and variance and an inverse square root table of 2^table_bits entries of
+    inv_bits, is cast to (norm_bits, norm_integer); then y = cast(z * gamma + beta) with gamma,
+    beta quantized to (gamma_bits, gamma_integer), (beta_bits, beta_integer).
+    """
+
+    PARAMS = ('input_bits', 'input_integer', 'table_bits', 'inv_bits', 'norm_bits', 'norm_integer', 'gamma_bits',
+              'gamma_integer', 'beta_bits', 'beta_integer', 'output_bits', 'output_integer')  # fmt: skip
+
+    def __init__(self, input_bits=8, input_integer=3, table_bits=8, inv_bits=10, norm_bits=8, norm_integer=3,
+                 gamma_bits=8, gamma_integer=1, beta_bits=8, beta_integer=1, output_bits=8, output_integer=3,
+                 epsilon=1e-3, **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        for key, val in zip(self.PARAMS, (input_bits, input_integer, table_bits, inv_bits, norm_bits, norm_integer,
+                                          gamma_bits, gamma_integer, beta_bits, beta_integer, output_bits,
+                                          output_integer)):  # fmt: skip
+            setattr(self, key, int(val))
+        self.epsilon = float(epsilon)  # the float (gradient) path only: V = 0 gives z = 0 exactly
+        self.input_type = signed_type(self.input_bits, self.input_integer)
+        self.gamma_type = signed_type(self.gamma_bits, self.gamma_integer)
+        self.beta_type = signed_type(self.beta_bits, self.beta_integer)
+        self.out_type = signed_type(self.output_bits, self.output_integer)
+
+    def build(self, input_shape):
+        n = int(input_shape[-1])
+        self.spec = LayerNormSpec(n, self.input_type, self.table_bits, self.inv_bits,
+                                  signed_type(self.norm_bits, self.norm_integer))  # fmt: skip
+        self._table = tf.constant(self.spec.table(), tf.int64)
+        _feature_weights(self, n)
+        super().build(input_shape)
+
+    def call(self, x):
+        z = ti.integer_layernorm(ti.codes(x, self.input_type), self.spec, self._table)
+        g, b = ti.codes(self.gamma, self.gamma_type), ti.codes(self.beta, self.beta_type)
+        y = ti.affine(z, self.spec.z_type.frac, g, self.gamma_type.frac, b, self.beta_type.frac, self.out_type)
+        mean, var = tf.nn.moments(x, axes=[-1], keepdims=True)
+        y_float = (x - mean) * tf.math.rsqrt(var + self.epsilon) * self.gamma + self.beta
+        return ti.straight_through(y_float, ti.value(y, self.out_type))
+
+    def get_config(self):
+        return {**super().get_config(), **{k: getattr(self, k) for k in self.PARAMS}, 'epsilon': self.epsilon}
+
+
+@tf.keras.utils.register_keras_serializable(package='vhdlspartan')
+class QFoldedBatchNorm(tf.keras.layers.Layer):
+    """BatchNormalization over the last (feature) axis, folded as the hardware runs it.
+
+    Training uses batch statistics (and updates the moving ones) with the output quantized
+    straight-through; inference computes y = cast(x * s + t) with the folded
+    s = gamma / sqrt(moving_variance + epsilon), t = beta - moving_mean * s quantized to
+    (scale_bits, scale_integer) and (shift_bits, shift_integer), x cast to (input_bits, input_integer).
+    """
+
+    PARAMS = ('input_bits', 'input_integer', 'scale_bits', 'scale_integer', 'shift_bits', 'shift_integer',
+              'output_bits', 'output_integer')  # fmt: skip
+
+    def __init__(self, input_bits=8, input_integer=3, scale_bits=8, scale_integer=2, shift_bits=8, shift_integer=2,
+                 output_bits=8, output_integer=3, momentum=0.9, epsilon=1e-3, **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        for key, val in zip(self.PARAMS, (input_bits, input_integer, scale_bits, scale_integer, shift_bits,
+                                          shift_integer, output_bits, output_integer)):  # fmt: skip
+            setattr(self, key, int(val))
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.input_type = signed_type(self.input_bits, self.input_integer)
+        self.scale_type = signed_type(self.scale_bits, self.scale_integer)
+        self.shift_type = signed_type(self.shift_bits, self.shift_integer)
+        self.out_type = signed_type(self.output_bits, self.output_integer)
+
+    def build(self, input_shape):
+        n = int(input_shape[-1])
+        _feature_weights(self, n)
+        self.moving_mean = self.add_weight('moving_mean', shape=(n,), initializer='zeros', trainable=False)
+        self.moving_variance = self.add_weight('moving_variance', shape=(n,), initializer='ones', trainable=False)
+        super().build(input_shape)
+
+    def folded(self, gamma, beta, mean, variance):
+        """(scale, shift) in float64, the same operations in TensorFlow and NumPy (IEEE exact)."""
+        sqrt = tf.sqrt if isinstance(gamma, tf.Tensor) else np.sqrt
+        scale = gamma / sqrt(variance + self.epsilon)
+        return scale, beta - mean * scale
+
+    def call(self, x, training=None):
+        if training:
+            axes = list(range(len(x.shape) - 1))
+            mean, var = tf.nn.moments(x, axes=axes)
+            self.moving_mean.assign(self.momentum * self.moving_mean + (1 - self.momentum) * mean)
+            self.moving_variance.assign(self.momentum * self.moving_variance + (1 - self.momentum) * var)
+            y_float = (x - mean) * tf.math.rsqrt(var + self.epsilon) * self.gamma + self.beta
+            return ti.straight_through(y_float, ti.value(ti.codes(y_float, self.out_type), self.out_type))
+        f64 = [tf.cast(w, tf.float64) for w in (self.gamma, self.beta, self.moving_mean, self.moving_variance)]
+        scale, shift = self.folded(*f64)
+        s, t = ti.codes(scale, self.scale_type), ti.codes(shift, self.shift_type)
+        y = ti.affine(ti.codes(x, self.input_type), self.input_type.frac, s, self.scale_type.frac, t,
+                      self.shift_type.frac, self.out_type)  # fmt: skip
+        y_float = x * tf.cast(scale, x.dtype) + tf.cast(shift, x.dtype)
+        return ti.straight_through(y_float, ti.value(y, self.out_type))
+
+    def get_config(self):
+        return {**super().get_config(), **{k: getattr(self, k) for k in self.PARAMS}, 'momentum': self.momentum,
+                'epsilon': self.epsilon}  # fmt: skip
 
 
 def _register_with_hls4ml():

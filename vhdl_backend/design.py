@@ -140,7 +140,7 @@ def lower(model) -> Design:
         elif cls_name in ALIAS_LAYERS:
             design.buffers[layer.outputs[0]] = design.input_buffer(layer)
         elif cls_name in UNIT_FOR_LAYER:
-            made = UNIT_FOR_LAYER[cls_name].from_layer(layer, design)  # a unit, or units in order
+            made = UNIT_FOR_LAYER[cls_name](layer, design)  # a unit, or units in order
             design.units.extend(made if isinstance(made, list) else [made])
         else:
             keras_cls = layer.attributes.get('class_name', cls_name)

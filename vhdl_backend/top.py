@@ -60,6 +60,37 @@ end architecture;
 """
 
 
+def buffer_signals(buf) -> list:
+    n, width = buf.name, buf.type.width
+    signals = [f'signal {n}_we : std_logic;', f'signal {n}_waddr, {n}_raddr : {slv(buf.aw)};',
+               f'signal {n}_wdata : {slv(width)};', f'signal {n}_rdata : {slv(buf.banks * width)};']  # fmt: skip
+    if buf.banks > 1:
+        signals.append(f'signal {n}_wbank : {slv(buf.banks)};')
+    return signals
+
+
+def buffer_vhdl(buf) -> str:
+    """A buffer's memories: one vs_ram, or one per bank (written by bank select, read at one address)."""
+    n, width = buf.name, buf.type.width
+    raddr = ' or '.join(buf.readers) if buf.readers else "(others => '0')"
+    generics = f'DEPTH => {buf.words}, WIDTH => {width}, AW => {buf.aw}, STYLE => "{vhdl_style(buf.storage)}"'
+    if buf.banks == 1:
+        return f"""  -- {n}: {buf.depth} x {buf.type} in {buf.storage}
+  {n}_ram : entity work.vs_ram
+    generic map ({generics})
+    port map (clk => clk, we => {n}_we, waddr => {n}_waddr, wdata => {n}_wdata, raddr => {n}_raddr, rdata => {n}_rdata);
+  {n}_raddr <= {raddr};
+"""
+    text = f"  -- {n}: {buf.depth} x {buf.type} in {buf.banks} banks of {buf.words} words, {buf.storage}\n"
+    for k in range(buf.banks):
+        text += f"""  {n}_ram_{k} : entity work.vs_ram
+    generic map ({generics})
+    port map (clk => clk, we => {n}_we and {n}_wbank({k}), waddr => {n}_waddr, wdata => {n}_wdata, raddr => {n}_raddr,
+              rdata => {n}_rdata({(k + 1) * width - 1} downto {k * width}));
+"""
+    return text + f'  {n}_raddr <= {raddr};\n'
+
+
 def top_vhdl(design) -> tuple[str, list]:
     """The top-level entity; returns its text and the ROMs its units read."""
     project, units = design.project, design.units
@@ -73,21 +104,8 @@ def top_vhdl(design) -> tuple[str, list]:
     signals = []
     body = []
     for buf in design.all_buffers:
-        n = buf.name
-        signals += [
-            f'signal {n}_we : std_logic;',
-            f'signal {n}_waddr, {n}_raddr : {slv(buf.aw)};',
-            f'signal {n}_wdata, {n}_rdata : {slv(buf.type.width)};',
-        ]
-        raddr = ' or '.join(buf.readers) if buf.readers else "(others => '0')"
-        body.append(
-            f"""  -- {n}: {buf.depth} x {buf.type} in {buf.storage}
-  {n}_ram : entity work.vs_ram
-    generic map (DEPTH => {buf.depth}, WIDTH => {buf.type.width}, AW => {buf.aw}, STYLE => "{vhdl_style(buf.storage)}")
-    port map (clk => clk, we => {n}_we, waddr => {n}_waddr, wdata => {n}_wdata, raddr => {n}_raddr, rdata => {n}_rdata);
-  {n}_raddr <= {raddr};
-"""
-        )
+        signals += buffer_signals(buf)
+        body.append(buffer_vhdl(buf))
     inp = design.input.name
     body.append(f'  {inp}_we <= in_we;\n  {inp}_waddr <= in_addr;\n  {inp}_wdata <= in_data;\n')
     body.append(f'  out_data <= {design.output.name}_rdata;\n')

@@ -1,27 +1,31 @@
-"""Hardware units, one module per kind; `UNIT_FOR_LAYER` maps hls4ml IR classes to them."""
+"""Hardware units, one module per kind; `UNIT_FOR_LAYER` maps hls4ml IR classes to the function
+that lowers such a layer (a unit, or a list of units in schedule order)."""
 
 from .activation import ActivationUnit
 from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
+from .layernorm import lower_layer_norm
 from .pooling import GlobalAvgUnit
 from .posenc import PositionalEncodingUnit
 from .softmax import SoftmaxUnit
 
-# hls4ml IR class name -> unit. Layers that only rename a buffer are in ALIAS_LAYERS.
+# hls4ml IR class name -> lowering function. Layers that only rename a buffer are in ALIAS_LAYERS.
 UNIT_FOR_LAYER = {
-    'Dense': DenseUnit,
-    'PointwiseConv1D': DenseUnit,  # hls4ml's rewrite of a Dense over (time, features)
-    'Conv1D': DenseUnit,  # the same rewrite before a backend specialises it; kernel 1 only
-    'Activation': ActivationUnit,
-    'ReLU': ActivationUnit,
-    'BatchNormalization': BatchNormUnit,
-    'ApplyAlpha': BatchNormUnit,  # QKeras power-of-2 alpha, factored out by hls4ml
-    'Merge': AddUnit,
-    'Add': AddUnit,
-    'GlobalPooling1D': GlobalAvgUnit,
-    'VSSoftmax': SoftmaxUnit,  # vhdlspartan.layers.QSoftmax
-    'VSPositionalEncoding': PositionalEncodingUnit,  # vhdlspartan.layers.QPositionalEncoding
+    'Dense': DenseUnit.from_layer,
+    'PointwiseConv1D': DenseUnit.from_layer,  # hls4ml's rewrite of a Dense over (time, features)
+    'Conv1D': DenseUnit.from_layer,  # the same rewrite before a backend specialises it; kernel 1 only
+    'Activation': ActivationUnit.from_layer,
+    'ReLU': ActivationUnit.from_layer,
+    'BatchNormalization': BatchNormUnit.from_layer,
+    'ApplyAlpha': BatchNormUnit.from_layer,  # QKeras power-of-2 alpha, factored out by hls4ml
+    'Merge': AddUnit.from_layer,
+    'Add': AddUnit.from_layer,
+    'GlobalPooling1D': GlobalAvgUnit.from_layer,
+    'VSSoftmax': SoftmaxUnit.from_layer,  # vhdlspartan.layers.QSoftmax
+    'VSPositionalEncoding': PositionalEncodingUnit.from_layer,  # vhdlspartan.layers.QPositionalEncoding
+    'VSBatchNorm': BatchNormUnit.from_folded,  # vhdlspartan.layers.QFoldedBatchNorm
+    'VSLayerNormalization': lower_layer_norm,  # vhdlspartan.layers.QLayerNormalization
 }
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import Emitted, generic_map
+from .base import Buffer, Emitted, generic_map, vhdl_name
 
 SUPPORTED_ACTIVATIONS = ('relu', 'linear')
 
@@ -67,3 +67,16 @@ class ActivationUnit:
     );
 """
         return Emitted([f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);'], body, [])
+
+
+def cast_input(design, layer, in_type, tag: str = 'in'):
+    """(units, buffer): the layer's input as in_type. A layer of ours casts its input first,
+    as its Keras forward pass does; when the incoming tensor is already on in_type's grid
+    and range the cast is the identity and no unit is made."""
+    x = design.input_buffer(layer)
+    xt = x.type
+    if xt.frac == in_type.frac and in_type.min_int <= xt.min_int and xt.max_int <= in_type.max_int:
+        return [], x
+    buf = Buffer(design._unique(f't_{vhdl_name(layer.name)}_{tag}'), x.depth, in_type, design.storage(layer, 'result', 0))
+    design.buffers[f'{layer.outputs[0]}:{tag}'] = buf
+    return [ActivationUnit(design._unique(f'u_{vhdl_name(layer.name)}_cast'), layer.name, x, buf, False)], buf

@@ -45,19 +45,38 @@ def vhdl_style(storage: str) -> str:
     return 'block' if storage == 'bram' else 'distributed'
 
 
+BANK_NONE, BANK_BY_ROW, BANK_BY_COLUMN = 0, 1, 2  # vs_dense_ctrl's Y_MODE
+
+
 @dataclass
 class Buffer:
-    """A tensor's memory between layers: one element per word."""
+    """A tensor's memory between layers: one element per word, or, banked, one element per
+    word in each of `banks` memories read at one address (the second operand of a matrix
+    product between buffers, P elements a cycle). Banked by row (rows of `row` elements):
+    row r is in bank r mod banks at word (r div banks) * row + column. Banked by column:
+    element (r, c) is in bank c mod banks at word r * row / banks + c div banks."""
 
     name: str  # VHDL identifier
-    depth: int
+    depth: int  # elements
     type: FixedType
     storage: str  # 'bram' or 'lutram'
     readers: list = field(default_factory=list)  # VHDL signals that drive its read address
+    banks: int = 1
+    bank_mode: int = BANK_NONE
+    row: int = 1  # elements in a row (banked buffers)
+
+    @property
+    def words(self) -> int:
+        """Words in each bank."""
+        if self.bank_mode == BANK_BY_ROW:
+            return -(-(self.depth // self.row) // self.banks) * self.row
+        if self.bank_mode == BANK_BY_COLUMN:
+            return self.depth // self.banks
+        return self.depth
 
     @property
     def aw(self) -> int:
-        return addr_width(self.depth)
+        return addr_width(self.words)
 
     @property
     def bits(self) -> int:

@@ -12,7 +12,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ...fixed import FixedType, fixed_type_from_hls4ml, requantize
+from ...fixed import FixedType, fixed_type_from_hls4ml
+from ...integer_ops import reference_affine, signed_type
+from .activation import cast_input
 from .base import Emitted, Rom, addr_width, generic_map, pack_words, rom_instance
 
 
@@ -46,6 +48,19 @@ class BatchNormUnit:
         return cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), channels,
                    s_type, b_type, scale, bias, storage)  # fmt: skip
 
+    @classmethod
+    def from_folded(cls, layer, design):
+        """vhdlspartan.layers.QFoldedBatchNorm: the input cast to the layer's input type, then the
+        folded scale and shift quantized to the layer's types."""
+        units, x = cast_input(design, layer, signed_type(layer.get_attr('input_bits'), layer.get_attr('input_integer')))
+        s_type = signed_type(layer.get_attr('scale_bits'), layer.get_attr('scale_integer'))
+        b_type = signed_type(layer.get_attr('shift_bits'), layer.get_attr('shift_integer'))
+        scale = s_type.from_float(np.asarray(layer.get_attr('scale_data'), dtype=np.float64).reshape(-1))
+        shift = b_type.from_float(np.asarray(layer.get_attr('shift_data'), dtype=np.float64).reshape(-1))
+        storage = design.storage(layer, 'weight', scale.size * (s_type.width + b_type.width))
+        return units + [cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), scale.size,
+                            s_type, b_type, scale, shift, storage)]  # fmt: skip
+
     @property
     def prod_frac(self) -> int:
         return self.x.type.frac + self.s_type.frac
@@ -56,8 +71,8 @@ class BatchNormUnit:
 
     def emulate(self, env):
         x = env[self.x.name].reshape(-1, self.x.depth // self.channels, self.channels)
-        total = ((x * self.scale) << (self.frac - self.prod_frac)) + (self.bias << (self.frac - self.b_type.frac))
-        return requantize(total, self.frac, self.y.type).reshape(x.shape[0], -1)
+        y = reference_affine(x, self.x.type.frac, self.scale, self.s_type.frac, self.bias, self.b_type.frac, self.y.type)
+        return y.reshape(x.shape[0], -1)
 
     def cycles(self) -> int:
         return self.x.depth + 3

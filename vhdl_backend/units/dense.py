@@ -1,6 +1,7 @@
-"""Dense (2-D input, or per time step on (time, features) input) on the shared MAC engine.
+"""Matrix products on the shared MAC engine: Dense layers (2-D input, or per time step on
+(time, features) input; weights from a ROM) and products of two buffers (attention).
 
-VHDL: ``vs_dense_ctrl.vhd`` sequences the layer; ``vs_mac_engine.vhd`` multiplies.
+VHDL: ``vs_dense_ctrl.vhd`` sequences a product; ``vs_mac_engine.vhd`` multiplies.
 Arithmetic: the exact sum of x*w products (never overflows: the engine's accumulator is
 sized for the worst case), plus the bias on a common scale, then one cast to the output type.
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
-from .base import Emitted, Rom, generic_map, pack_words, rom_instance
+from .base import BANK_BY_COLUMN, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 
 ENGINE_DRAIN_CYCLES = 4  # engine input register, product, accumulator, acc_valid seen
 
@@ -29,10 +30,113 @@ def lanes_for_reuse(n_in: int, n_out: int, reuse: int, lanes: int, what: str) ->
     return max(1, min(lanes, n_out, allowed // n_in))
 
 
-@dataclass
-class DenseUnit:
+class EngineJob:
+    """What every product on the engine shares: exact accumulation, the schedule, the
+    controller instance. Subclasses give x (Buffer), y (Buffer), w_type, b_type, n_h, n_t,
+    n_in, n_out, lanes_used, out_shift_extra (a power-of-2 scale folded into the cast),
+    geometry() (address strides) and operand_ports(engine) (the w and bias connections)."""
+
     entity = 'vs_dense_ctrl'  # vhdl/vs_dense_ctrl.vhd
     label = 'ctrl'  # instance label suffix in the top level
+    uses_engine = True
+    n_h = 1
+    out_shift_extra = 0
+
+    @property
+    def prod_frac(self) -> int:
+        return self.x.type.frac + self.w_type.frac
+
+    @property
+    def sum_frac(self) -> int:
+        return max(self.prod_frac, self.b_type.frac)
+
+    @property
+    def acc_width(self) -> int:
+        """Signed width of the exact sum of n_in products."""
+        xt, wt = self.x.type, self.w_type
+        corners = [a * b for a in (xt.min_int, xt.max_int) for b in (wt.min_int, wt.max_int)]
+        return bits_for_range(self.n_in * min(corners), self.n_in * max(corners))
+
+    def check_accumulator(self, what):
+        from ...fixed import MAX_ACCUM_WIDTH
+
+        if self.acc_width > MAX_ACCUM_WIDTH:
+            raise UnsupportedError(
+                f'{what}: the exact accumulator needs {self.acc_width} bits, more than the {MAX_ACCUM_WIDTH} '
+                'a DSP48E1 holds; narrow the input or weight precision'
+            )
+
+    def cast(self, acc, bias):
+        """The result codes of exact sums acc (at prod_frac) and bias codes (at b_type.frac)."""
+        total = (acc << (self.sum_frac - self.prod_frac)) + (bias << (self.sum_frac - self.b_type.frac))
+        return requantize(total, self.sum_frac + self.out_shift_extra, self.y.type)
+
+    # -- schedule ----------------------------------------------------------------------
+    @property
+    def groups(self) -> int:
+        return -(-self.n_out // self.lanes_used)
+
+    def cycles(self) -> int:
+        return 1 + self.n_h * self.n_t * (self.groups * (self.n_in + ENGINE_DRAIN_CYCLES) + self.n_out)
+
+    def macs(self) -> int:
+        return self.n_h * self.n_t * self.n_in * self.n_out
+
+    # -- VHDL --------------------------------------------------------------------------
+    def result_geometry(self) -> dict:
+        """Result addressing: row stride and banking of y (see vs_dense_ctrl's Y_MODE)."""
+        y = self.y
+        if y.bank_mode == BANK_BY_COLUMN and y.banks != self.lanes_used:
+            raise UnsupportedError(f'{self.name}: a result banked by column needs P = banks ({y.banks})')
+        return dict(Y_MODE=y.bank_mode, Y_BANKS=y.banks)
+
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        yt, w_aw, b_w, b_aw = self.y.type, *self.operand_widths()
+        return dict(
+            N_IN=self.n_in, N_OUT=self.n_out, N_T=self.n_t, P=self.lanes_used, LANES=engine.lanes, N_H=self.n_h,
+            **self.geometry(), **self.result_geometry(),
+            X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
+            W_W=self.w_type.width, W_SIGNED=self.w_type.signed,
+            BIAS_W=b_w, BIAS_SIGNED=self.b_type.signed,
+            A_W=engine.a_width, B_W=engine.b_width, ACC_W=engine.acc_width,
+            ACC_SHIFT=self.sum_frac - self.prod_frac, BIAS_SHIFT=self.sum_frac - self.b_type.frac,
+            OUT_SHIFT=self.sum_frac + self.out_shift_extra - yt.frac,
+            Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
+            XA_W=self.x.aw, WA_W=w_aw, BA_W=b_aw, YA_W=self.y.aw,
+        )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n = self.name
+        generics = generic_map(**self.generics(engine))
+        op_signals, op_body, roms, w_ports = self.operand_ports(engine)
+        signals = [
+            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *op_signals,
+            f'signal {n}_eng_valid, {n}_eng_first, {n}_eng_last : std_logic;',
+            f'signal {n}_eng_a : std_logic_vector({engine.a_width - 1} downto 0);',
+            f'signal {n}_eng_b : std_logic_vector({engine.lanes * engine.b_width - 1} downto 0);',
+        ]
+        self.x.readers.append(f'{n}_x_addr')
+        engine.clients.append(n)
+        y_bank = f'{self.y.name}_wbank' if self.y.banks > 1 else 'open'
+        body = op_body + f"""  {n}_{self.label} : entity work.{self.entity}
+    generic map ({generics})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
+      {w_ports},
+      eng_valid => {n}_eng_valid, eng_first => {n}_eng_first, eng_last => {n}_eng_last,
+      eng_a => {n}_eng_a, eng_b => {n}_eng_b, eng_acc => eng_acc, eng_acc_valid => eng_acc_valid,
+      y_we => {self.y.name}_we, y_bank => {y_bank}, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted(signals, body, roms)
+
+
+@dataclass
+class DenseUnit(EngineJob):
+    """A Dense layer: weights and biases from ROMs."""
+
     name: str
     layer_name: str
     x: object  # Buffer
@@ -46,8 +150,6 @@ class DenseUnit:
     weights: np.ndarray  # (n_in, n_out) ints
     bias: np.ndarray  # (n_out,) ints
     w_storage: str
-
-    uses_engine = True
 
     @classmethod
     def from_layer(cls, layer, design):
@@ -97,47 +199,9 @@ class DenseUnit:
         unit.check_accumulator(what)
         return unit
 
-    # -- arithmetic ------------------------------------------------------------------
-    @property
-    def prod_frac(self) -> int:
-        return self.x.type.frac + self.w_type.frac
-
-    @property
-    def sum_frac(self) -> int:
-        return max(self.prod_frac, self.b_type.frac)
-
-    @property
-    def acc_width(self) -> int:
-        """Signed width of the exact sum of n_in products."""
-        xt, wt = self.x.type, self.w_type
-        corners = [a * b for a in (xt.min_int, xt.max_int) for b in (wt.min_int, wt.max_int)]
-        return bits_for_range(self.n_in * min(corners), self.n_in * max(corners))
-
-    def check_accumulator(self, what):
-        from ...fixed import MAX_ACCUM_WIDTH
-
-        if self.acc_width > MAX_ACCUM_WIDTH:
-            raise UnsupportedError(
-                f'{what}: the exact accumulator needs {self.acc_width} bits, more than the {MAX_ACCUM_WIDTH} '
-                'a DSP48E1 holds; narrow the input or weight precision'
-            )
-
     def emulate(self, env):
         x = env[self.x.name].reshape(-1, self.n_t, self.n_in)
-        acc = np.matmul(x, self.weights)  # int64, exact
-        total = (acc << (self.sum_frac - self.prod_frac)) + (self.bias << (self.sum_frac - self.b_type.frac))
-        return requantize(total, self.sum_frac, self.y.type).reshape(x.shape[0], -1)
-
-    # -- schedule ----------------------------------------------------------------------
-    @property
-    def groups(self) -> int:
-        return -(-self.n_out // self.lanes_used)
-
-    def cycles(self) -> int:
-        return 1 + self.n_t * (self.groups * (self.n_in + ENGINE_DRAIN_CYCLES) + self.n_out)
-
-    def macs(self) -> int:
-        return self.n_t * self.n_in * self.n_out
+        return self.cast(np.matmul(x, self.weights), self.bias).reshape(x.shape[0], -1)  # int64: exact
 
     # -- VHDL --------------------------------------------------------------------------
     @cached_property
@@ -157,46 +221,81 @@ class DenseUnit:
         b_rom = Rom(f'{self.name}_b', b_words, self.b_type.width, 'lutram')
         return w_rom, b_rom
 
-    def generics(self, engine) -> dict:
-        """The VHDL generics of the unit's entity (also what the resource model reads)."""
-        w_rom, b_rom = self.roms()
-        yt = self.y.type
-        return dict(
-            N_IN=self.n_in, N_OUT=self.n_out, N_T=self.n_t, P=self.lanes_used, LANES=engine.lanes,
-            X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
-            W_W=self.w_type.width, W_SIGNED=self.w_type.signed,
-            BIAS_W=self.b_type.width, BIAS_SIGNED=self.b_type.signed,
-            A_W=engine.a_width, B_W=engine.b_width, ACC_W=engine.acc_width,
-            ACC_SHIFT=self.sum_frac - self.prod_frac, BIAS_SHIFT=self.sum_frac - self.b_type.frac,
-            OUT_SHIFT=self.sum_frac - yt.frac,
-            Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
-            XA_W=self.x.aw, WA_W=w_rom.aw, BA_W=b_rom.aw, YA_W=self.y.aw,
-        )  # fmt: skip
+    def geometry(self) -> dict:
+        return dict(X_T=self.n_in, X_H=0, W_G=self.n_in, W_H=0, W_SI=1, Y_H=0,
+                    Y_T=self.n_out // self.y.banks if self.y.bank_mode == BANK_BY_COLUMN else self.n_out)  # fmt: skip
 
-    def emit(self, engine) -> Emitted:
-        n, w_rom, b_rom = self.name, *self.roms()
-        generics = generic_map(**self.generics(engine))
+    def operand_widths(self):
+        w_rom, b_rom = self.roms()
+        return w_rom.aw, self.b_type.width, b_rom.aw
+
+    def operand_ports(self, engine):
+        w_rom, b_rom = self.roms()
         (w_signals, w_body), (b_signals, b_body) = rom_instance(w_rom), rom_instance(b_rom)
-        signals = [
-            f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *w_signals, *b_signals,
-            f'signal {n}_eng_valid, {n}_eng_first, {n}_eng_last : std_logic;',
-            f'signal {n}_eng_a : std_logic_vector({engine.a_width - 1} downto 0);',
-            f'signal {n}_eng_b : std_logic_vector({engine.lanes * engine.b_width - 1} downto 0);',
-        ]
-        self.x.readers.append(f'{n}_x_addr')
-        engine.clients.append(n)
-        body = w_body + b_body + f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
-      w_addr => {w_rom.name}_addr, w_data => {w_rom.name}_data, b_addr => {b_rom.name}_addr, b_data => {b_rom.name}_data,
-      eng_valid => {n}_eng_valid, eng_first => {n}_eng_first, eng_last => {n}_eng_last,
-      eng_a => {n}_eng_a, eng_b => {n}_eng_b, eng_acc => eng_acc, eng_acc_valid => eng_acc_valid,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted(signals, body, [w_rom, b_rom])
+        ports = (f'w_addr => {w_rom.name}_addr, w_data => {w_rom.name}_data, b_addr => {b_rom.name}_addr, '
+                 f'b_data => {b_rom.name}_data')  # fmt: skip
+        return w_signals + b_signals, w_body + b_body, [w_rom, b_rom], ports
+
+
+@dataclass
+class MatMulUnit(EngineJob):
+    """y[h, t, o] = cast(sum_i x[h, t, i] * w[h, o, i] * 2^-out_shift_extra) between buffers, per head:
+    attention's Q K^T (x = Q, w = K banked by row) and A V (x = A, w = V banked by column).
+    geometry: the address strides of vs_dense_ctrl (X_T, X_H, W_G, W_H, W_SI, Y_T, Y_H)."""
+
+    name: str
+    layer_name: str
+    x: Buffer
+    w: Buffer  # banked: lanes_used elements a read
+    y: Buffer
+    n_t: int
+    n_in: int
+    n_out: int
+    lanes_used: int
+    strides: dict
+    n_h: int = 1
+    out_shift_extra: int = 0
+
+    b_type = FixedType(1, 0)
+
+    @property
+    def w_type(self) -> FixedType:
+        return self.w.type
+
+    def emulate(self, env):
+        """Reads x and w through the strides, as the controller does."""
+        g = self.strides
+        x, w = env[self.x.name], env[self.w.name]
+        h, t, o, i = np.ix_(range(self.n_h), range(self.n_t), range(self.n_out), range(self.n_in))
+        xs = x[:, h * g['X_H'] + t * g['X_T'] + i]  # (batch, h, t, 1, i)
+        ws = w[:, self.w_index(h, o, i)]  # (batch, h, 1, o, i)
+        acc = (xs * ws).sum(axis=-1)
+        y = np.empty((x.shape[0], self.y.depth), dtype=np.int64)
+        y[:, (h * g['Y_H'] + t * g['Y_T'] + o)[..., 0]] = self.cast(acc, 0)
+        return y
+
+    def w_index(self, h, o, i):
+        """The logical element of w the lane for output o reads at step i of head h."""
+        g, w = self.strides, self.w
+        if w.bank_mode == BANK_BY_COLUMN:  # V: element (s = i, feature = h * n_out + o)
+            return i * w.row + h * self.n_out + o
+        return o * w.row + h * self.n_in + i  # K banked by row: element (s = o, feature h * n_in + i)
+
+    def geometry(self) -> dict:
+        return dict(self.strides)
+
+    def result_geometry(self) -> dict:
+        return dict(Y_MODE=0, Y_BANKS=1)
+
+    def operand_widths(self):
+        return self.w.aw, 1, 1
+
+    def operand_ports(self, engine):
+        n = self.name
+        self.w.readers.append(f'{n}_w_addr')
+        signals = [f'signal {n}_w_addr : std_logic_vector({self.w.aw - 1} downto 0);']
+        ports = (f"w_addr => {n}_w_addr, w_data => {self.w.name}_rdata, b_addr => open, b_data => \"0\"")
+        return signals, '', [], ports
 
 
 @dataclass

@@ -14,9 +14,9 @@ import numpy as np
 from ...errors import UnsupportedError
 from ...fixed import FixedType
 from ...integer_ops import signed_type
-from .activation import ActivationUnit
+from .activation import cast_input
 from .add import add_generics, exact_sum
-from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance, vhdl_name
+from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 
 
 @dataclass
@@ -40,14 +40,7 @@ class PositionalEncodingUnit:
         table = pe_type.from_float(np.asarray(layer.get_attr('table_data'), dtype=np.float64)).reshape(-1)
         if table.size != x.depth:
             raise UnsupportedError(f'{what}: table of {table.size} values for an input of {x.depth}')
-        units = []
-        on_grid = x.type.frac == in_type.frac and in_type.min_int <= x.type.min_int and x.type.max_int <= in_type.max_int
-        if not on_grid:  # the Keras layer casts its input first
-            cast_buf = Buffer(design._unique(f't_{vhdl_name(layer.name)}_in'), x.depth, in_type,
-                              design.storage(layer, 'result', 0))  # fmt: skip
-            design.buffers[f'{layer.outputs[0]}:input'] = cast_buf
-            units.append(ActivationUnit(design._unique(f'u_{vhdl_name(layer.name)}_cast'), layer.name, x, cast_buf, False))
-            x = cast_buf
+        units, x = cast_input(design, layer, in_type)
         units.append(cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), pe_type, table,
                          design.storage(layer, 'weight', 0)))  # fmt: skip
         return units
