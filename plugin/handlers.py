@@ -69,6 +69,66 @@ def parse_qsoftmax(keras_layer, input_names, input_shapes, data_reader):
     return layer, list(input_shapes[0])
 
 
+class VSMultiHeadAttention(Layer):
+    """Self attention in hls4ml's graph. From QMultiHeadSelfAttention: 'keras_config' holds the
+    layer's config (its types) and the result type is its output type. From tf.keras
+    MultiHeadAttention: the types come from the hls4ml config (post-training quantization).
+    Weights (floats) in 'wq_data', 'bq_data', ..., 'wo_data', 'bo_data', kernels (in, out)."""
+
+    def initialize(self):
+        cfg = self.get_attr('keras_config')
+        precision = None if cfg is None else signed_precision(cfg['output_bits'], cfg['output_integer'])
+        self.add_output_variable(self.get_input_variable().shape, precision=precision)
+
+
+def _one_input(keras_layer, input_names):
+    """Self attention only: every input of the Keras call must be the same tensor."""
+    from .errors import UnsupportedError
+
+    name, kinds = keras_layer['config']['name'], keras_layer['class_name']
+    if input_names is None or len(set(input_names)) != 1:
+        raise UnsupportedError(f'layer {name!r} ({kinds}): inputs {input_names}; only self attention '
+                               '(query, key and value the same tensor) is supported')  # fmt: skip
+    return input_names[:1]
+
+
+def parse_qmultihead_self_attention(keras_layer, input_names, input_shapes, data_reader):
+    cfg = keras_layer['config']
+    layer = {'class_name': 'VSMultiHeadAttention', 'name': cfg['name'], 'inputs': _one_input(keras_layer, input_names),
+             'keras_class': 'QMultiHeadSelfAttention', 'keras_config': dict(cfg),
+             'num_heads': int(cfg['num_heads']), 'key_dim': int(cfg['key_dim'])}  # fmt: skip
+    for w in ('wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wo', 'bo'):
+        layer[f'{w}_data'] = data_reader.get_weights_data(cfg['name'], f'/{w}')
+    return layer, list(input_shapes[0])
+
+
+def parse_keras_multihead_attention(keras_layer, input_names, input_shapes, data_reader):
+    """tf.keras MultiHeadAttention as self attention (post-training quantization)."""
+    from .errors import UnsupportedError
+
+    cfg = keras_layer['config']
+    what = f'layer {cfg["name"]!r} (MultiHeadAttention)'
+    inputs = _one_input(keras_layer, input_names)
+    h, dk = int(cfg['num_heads']), int(cfg['key_dim'])
+    if cfg.get('value_dim') not in (None, dk):
+        raise UnsupportedError(f'{what}: value_dim {cfg["value_dim"]} differs from key_dim {dk}; use value_dim = key_dim')
+    if cfg.get('output_shape') is not None or cfg.get('attention_axes') is not None:
+        raise UnsupportedError(f'{what}: output_shape and attention_axes are not supported; leave them None')
+    if len(input_shapes[0]) != 3:
+        raise UnsupportedError(f'{what}: input shape {input_shapes[0]}; use (batch, window, d_model)')
+    d_model = int(input_shapes[0][-1])
+    layer = {'class_name': 'VSMultiHeadAttention', 'name': cfg['name'], 'inputs': inputs, 'keras_config': None,
+             'keras_class': 'MultiHeadAttention', 'num_heads': h, 'key_dim': dk}  # fmt: skip
+    for tag, part in (('q', 'query'), ('k', 'key'), ('v', 'value')):
+        layer[f'w{tag}_data'] = np.asarray(data_reader.get_weights_data(cfg['name'], f'{part}/kernel')).reshape(d_model, h * dk)
+        bias = data_reader.get_weights_data(cfg['name'], f'{part}/bias') if cfg.get('use_bias', True) else None
+        layer[f'b{tag}_data'] = np.zeros(h * dk) if bias is None else np.asarray(bias).reshape(-1)
+    layer['wo_data'] = np.asarray(data_reader.get_weights_data(cfg['name'], 'attention_output/kernel')).reshape(h * dk, d_model)
+    bias = data_reader.get_weights_data(cfg['name'], 'attention_output/bias') if cfg.get('use_bias', True) else None
+    layer['bo_data'] = np.zeros(d_model) if bias is None else np.asarray(bias).reshape(-1)
+    return layer, list(input_shapes[0])
+
+
 def parse_qlayer_normalization(keras_layer, input_names, input_shapes, data_reader):
     cfg = keras_layer['config']
     layer = {'class_name': 'VSLayerNormalization', 'name': cfg['name'], 'inputs': input_names,
@@ -95,12 +155,15 @@ KERAS_HANDLERS = {
     'QPositionalEncoding': parse_qpositional_encoding,
     'QLayerNormalization': parse_qlayer_normalization,
     'QFoldedBatchNorm': parse_qfolded_batchnorm,
+    'QMultiHeadSelfAttention': parse_qmultihead_self_attention,
+    'MultiHeadAttention': parse_keras_multihead_attention,
 }
 IR_LAYERS = {
     'VSSoftmax': VSSoftmax,
     'VSPositionalEncoding': VSPositionalEncoding,
     'VSLayerNormalization': VSLayerNormalization,
     'VSBatchNorm': VSBatchNorm,
+    'VSMultiHeadAttention': VSMultiHeadAttention,
 }
 
 

@@ -222,6 +222,9 @@ class QFoldedBatchNorm(tf.keras.layers.Layer):
                 'epsilon': self.epsilon}  # fmt: skip
 
 
+from .attention import QMultiHeadSelfAttention, reference_attention  # noqa: E402,F401  (a layer of this module)
+
+
 def _register_with_hls4ml():
     """hls4ml parses these layers once this module is imported (hls4ml is imported here if it
     was not: its plugin loading needs nothing from this module)."""
@@ -233,3 +236,4 @@ def _register_with_hls4ml():
 
 
 _register_with_hls4ml()
+

@@ -29,8 +29,9 @@ def value(q, t: FixedType):
 
 
 def straight_through(x_float, y_exact):
-    """y_exact in the forward pass, the gradient of x_float in the backward pass."""
-    return x_float + tf.stop_gradient(tf.cast(y_exact, x_float.dtype) - x_float)
+    """y_exact in the forward pass, the gradient of x_float in the backward pass. (x - x is exactly 0,
+    so the forward value is y_exact itself; x + (y - x) would round in float32.)"""
+    return tf.stop_gradient(tf.cast(y_exact, x_float.dtype)) + (x_float - tf.stop_gradient(x_float))
 
 
 def round_half_even_div(num, den):

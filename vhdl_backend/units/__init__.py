@@ -2,6 +2,7 @@
 that lowers such a layer (a unit, or a list of units in schedule order)."""
 
 from .activation import ActivationUnit
+from .attention import lower_attention
 from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
@@ -25,6 +26,7 @@ UNIT_FOR_LAYER = {
     'VSSoftmax': SoftmaxUnit.from_layer,  # vhdlspartan.layers.QSoftmax
     'VSPositionalEncoding': PositionalEncodingUnit.from_layer,  # vhdlspartan.layers.QPositionalEncoding
     'VSBatchNorm': BatchNormUnit.from_folded,  # vhdlspartan.layers.QFoldedBatchNorm
+    'VSMultiHeadAttention': lower_attention,  # QMultiHeadSelfAttention, tf.keras MultiHeadAttention
     'VSLayerNormalization': lower_layer_norm,  # vhdlspartan.layers.QLayerNormalization
 }
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
