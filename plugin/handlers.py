@@ -69,6 +69,21 @@ def parse_qsoftmax(keras_layer, input_names, input_shapes, data_reader):
     return layer, list(input_shapes[0])
 
 
+class VSGlobalAveragePooling(Layer):
+    """QGlobalAveragePooling1D in hls4ml's graph: (time, features) -> (features)."""
+
+    def initialize(self):
+        precision = signed_precision(self.get_attr('output_bits'), self.get_attr('output_integer'))
+        self.add_output_variable(self.get_input_variable().shape[-1:], precision=precision)
+
+
+def parse_qglobal_average_pooling(keras_layer, input_names, input_shapes, data_reader):
+    cfg = keras_layer['config']
+    layer = {'class_name': 'VSGlobalAveragePooling', 'name': cfg['name'], 'inputs': input_names,
+             **{k: int(cfg[k]) for k in ('input_bits', 'input_integer', 'output_bits', 'output_integer')}}  # fmt: skip
+    return layer, [input_shapes[0][0], input_shapes[0][-1]]
+
+
 class VSMultiHeadAttention(Layer):
     """Self attention in hls4ml's graph. From QMultiHeadSelfAttention: 'keras_config' holds the
     layer's config (its types) and the result type is its output type. From tf.keras
@@ -157,6 +172,7 @@ KERAS_HANDLERS = {
     'QFoldedBatchNorm': parse_qfolded_batchnorm,
     'QMultiHeadSelfAttention': parse_qmultihead_self_attention,
     'MultiHeadAttention': parse_keras_multihead_attention,
+    'QGlobalAveragePooling1D': parse_qglobal_average_pooling,
 }
 IR_LAYERS = {
     'VSSoftmax': VSSoftmax,
@@ -164,6 +180,7 @@ IR_LAYERS = {
     'VSLayerNormalization': VSLayerNormalization,
     'VSBatchNorm': VSBatchNorm,
     'VSMultiHeadAttention': VSMultiHeadAttention,
+    'VSGlobalAveragePooling': VSGlobalAveragePooling,
 }
 
 

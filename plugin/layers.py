@@ -222,6 +222,36 @@ class QFoldedBatchNorm(tf.keras.layers.Layer):
                 'epsilon': self.epsilon}  # fmt: skip
 
 
+# -- pooling ----------------------------------------------------------------------------------
+
+
+@tf.keras.utils.register_keras_serializable(package='vhdlspartan')
+class QGlobalAveragePooling1D(tf.keras.layers.Layer):
+    """Average over time of (batch, window, features): the input cast to (input_bits, input_integer),
+    the exact sum, the exact quotient by the window rounded once (half to even) to
+    (output_bits, output_integer)."""
+
+    PARAMS = ('input_bits', 'input_integer', 'output_bits', 'output_integer')
+
+    def __init__(self, input_bits=8, input_integer=3, output_bits=8, output_integer=3, **kwargs):
+        super().__init__(**kwargs)
+        for key, val in zip(self.PARAMS, (input_bits, input_integer, output_bits, output_integer)):
+            setattr(self, key, int(val))
+        self.input_type = signed_type(self.input_bits, self.input_integer)
+        self.out_type = signed_type(self.output_bits, self.output_integer)
+
+    def call(self, x):
+        total = tf.reduce_sum(ti.codes(x, self.input_type), axis=1)
+        shift = self.out_type.frac - self.input_type.frac
+        den = tf.constant(int(x.shape[1]) << max(-shift, 0), tf.int64)
+        q = ti.round_half_even_div(total * 2 ** max(shift, 0), den)
+        exact = ti.value(tf.clip_by_value(q, self.out_type.min_int, self.out_type.max_int), self.out_type)
+        return ti.straight_through(tf.reduce_mean(x, axis=1), exact)
+
+    def get_config(self):
+        return {**super().get_config(), **{k: getattr(self, k) for k in self.PARAMS}}
+
+
 from .attention import QMultiHeadSelfAttention, reference_attention  # noqa: E402,F401  (a layer of this module)
 
 

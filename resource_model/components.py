@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..vhdl_backend.units.base import Buffer
+
 
 
 @dataclass
@@ -50,7 +52,7 @@ def unit_roms(unit) -> list:
 
 
 def unit_inputs(unit) -> list:
-    return [getattr(unit, k) for k in ('x', 'a', 'b') if hasattr(unit, k)]
+    return [getattr(unit, k) for k in ('x', 'a', 'b', 'w') if isinstance(getattr(unit, k, None), Buffer)]
 
 
 def design_components(design) -> list:
@@ -63,10 +65,10 @@ def design_components(design) -> list:
     owner = {}
     for unit in design.units:
         owner[id(unit.y)] = unit.layer_name
-    for buf in design.all_buffers:
+    for buf in design.all_buffers:  # a banked buffer is `banks` memories of `words` words
         comps.append(Component('ram', f'{buf.name}_ram', owner.get(id(buf), 'input'),
-                               {'depth': buf.depth, 'width': buf.type.width, 'storage': buf.storage,
-                                'readers': readers.get(id(buf), 0)}))  # fmt: skip
+                               {'depth': buf.words, 'width': buf.type.width, 'storage': buf.storage,
+                                'readers': readers.get(id(buf), 0)}, buf.banks))  # fmt: skip
     engine = design.engine
     for unit in design.units:
         comps.append(Component(unit.entity, f'{unit.name}_{unit.label}', unit.layer_name, unit.generics(engine)))

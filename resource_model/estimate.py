@@ -149,6 +149,8 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'vs_softmax':  # not in the calibration sweep yet: no coefficients, LUT/FF read as 0
         return {'one': 1, 'num_w': p['NUM_W'], 'sum_w': p['SUM_W'], 'in_w': p['IN_W'], 'x_w': p['X_W'],
                 'aw': p['AW'] + p['TA_W'], 'out_w': p['OUT_W']}  # fmt: skip
+    if kind in ('vs_layernorm',):  # not in the calibration sweep yet: no coefficients, LUT/FF read as 0
+        return {'one': 1}
     if kind == 'engine':
         return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W']}
     if kind == 'lane':

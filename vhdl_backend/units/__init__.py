@@ -26,6 +26,7 @@ UNIT_FOR_LAYER = {
     'VSSoftmax': SoftmaxUnit.from_layer,  # vhdlspartan.layers.QSoftmax
     'VSPositionalEncoding': PositionalEncodingUnit.from_layer,  # vhdlspartan.layers.QPositionalEncoding
     'VSBatchNorm': BatchNormUnit.from_folded,  # vhdlspartan.layers.QFoldedBatchNorm
+    'VSGlobalAveragePooling': GlobalAvgUnit.from_layer,  # vhdlspartan.layers.QGlobalAveragePooling1D
     'VSMultiHeadAttention': lower_attention,  # QMultiHeadSelfAttention, tf.keras MultiHeadAttention
     'VSLayerNormalization': lower_layer_norm,  # vhdlspartan.layers.QLayerNormalization
 }
@@ -33,5 +34,7 @@ ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, quantized_relu, quantized_bits), ReLU, Add, BatchNormalization/QBatchNormalization, '
-    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, vhdlspartan.layers.QSoftmax and QPositionalEncoding'
+    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), and '
+    'vhdlspartan.layers QSoftmax, QPositionalEncoding, QMultiHeadSelfAttention, QLayerNormalization, '
+    'QFoldedBatchNorm, QGlobalAveragePooling1D'
 )

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedError
 from ...fixed import bits_for_range, divide_requantize
+from ...integer_ops import signed_type
+from .activation import cast_input
 from .base import Emitted, generic_map
 
 MAX_DEN_BITS = 30  # the divisor is a VHDL integer generic
@@ -34,11 +36,13 @@ class GlobalAvgUnit:
         shape = list(layer.get_input_variable().shape)
         if len(shape) != 2:
             raise UnsupportedError(f'{what}: input shape {shape} is not supported; use (time, features)')
-        unit = cls(design.unit_name(layer), layer.name, design.input_buffer(layer), design.output_buffer(layer),
-                   shape[0], shape[1])  # fmt: skip
+        units, x = [], design.input_buffer(layer)
+        if layer.class_name == 'VSGlobalAveragePooling':  # QGlobalAveragePooling1D casts its input first
+            units, x = cast_input(design, layer, signed_type(layer.get_attr('input_bits'), layer.get_attr('input_integer')))
+        unit = cls(design.unit_name(layer), layer.name, x, design.output_buffer(layer), shape[0], shape[1])
         if unit.den.bit_length() > MAX_DEN_BITS:
             raise UnsupportedError(f'{what}: output precision {unit.y.type} is too coarse for input {unit.x.type}')
-        return unit
+        return units + [unit]
 
     @property
     def shift(self) -> int:  # K: output frac bits minus input frac bits
