@@ -1,0 +1,142 @@
+"""The integer Transformer encoder end to end: Keras forward == predict (the NumPy emulation)
+== GHDL simulation, bit for bit, over the reference encoder's sizes, bitwidths and norms."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import grid_inputs
+from vhdlspartan.models import hls_config, ts_transformer
+
+
+def random_weights(model, seed, scale=0.4):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            new = [rng.normal(size=w.shape) * scale for w in ws]
+            if type(layer).__name__ == 'QFoldedBatchNorm':
+                new[0] = 1 + new[0]  # gamma around 1
+                new[3] = np.abs(new[3]) + 0.5  # moving variance
+            if type(layer).__name__ == 'QLayerNormalization':
+                new[0] = 1 + new[0]
+            layer.set_weights(new)
+    return model
+
+
+def convert_encoder(tmp_path, window, d_model, heads, bits, norm, lanes=2, layers=1, seed=0):
+    import hls4ml
+
+    model = random_weights(ts_transformer(window, 2, d_model, heads, 2 * d_model, layers, bits=bits, norm=norm), seed)
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=hls_config(model, lanes=lanes), backend='VHDLSpartan',
+                                                    output_dir=str(tmp_path / 'prj'), part='xc7s15ftgb196-2')  # fmt: skip
+    hm.compile()
+    return model, hm
+
+
+# (window, d_model, heads, bits, norm): every size, bitwidth and norm of the issue appears
+CASES = [
+    (6, 8, 1, 8, 'batch'),
+    (6, 8, 2, 4, 'layer'),
+    (6, 16, 2, 6, 'batch'),
+    (12, 8, 1, 6, 'layer'),
+    (12, 16, 1, 4, 'batch'),
+    (12, 16, 2, 8, 'layer'),
+    (6, 16, 1, 8, 'layer'),
+    (12, 8, 2, 4, 'batch'),
+]
+
+
+def softmax_rows_clamped(hm, x) -> int:
+    """Rows of attention scores whose distance to the row maximum reaches the exp table's last entry."""
+    design = hm._vhdlspartan_design
+    env = {design.input.name: design.quantize_input(x)}
+    clamped = 0
+    for unit in design.units:
+        if type(unit).__name__ == 'SoftmaxUnit':
+            s = env[unit.x.name].reshape(-1, unit.n)
+            clamped += int(((s.max(axis=1) - s.min(axis=1)) >= unit.table_size - 1).sum())
+        env[unit.y.name] = unit.emulate(env)
+    return clamped
+
+
+@pytest.mark.parametrize('window, d_model, heads, bits, norm', CASES)
+def test_keras_equals_predict(tmp_path, window, d_model, heads, bits, norm):
+    model, hm = convert_encoder(tmp_path, window, d_model, heads, bits, norm, seed=window + d_model + heads + bits)
+    x = grid_inputs(hm, 150, seed=bits)
+    y_keras = model(x).numpy().reshape(len(x), -1)
+    np.testing.assert_array_equal(hm.predict(x).reshape(len(x), -1), y_keras)
+    assert len(np.unique(y_keras)) >= 3  # the outputs vary: not a saturated constant
+    if bits <= 6:  # short tables: some score rows reach the table's end (clamped distances)
+        assert softmax_rows_clamped(hm, x) > 0
+
+
+@pytest.mark.parametrize('window, d_model, heads, bits, norm, lanes', [
+    (6, 8, 1, 8, 'batch', 1),
+    (6, 8, 2, 4, 'layer', 4),
+    (6, 16, 2, 6, 'batch', 3),
+    (12, 8, 1, 6, 'layer', 2),
+])  # fmt: skip
+def test_ghdl_equals_keras(tmp_path, window, d_model, heads, bits, norm, lanes):
+    model, hm = convert_encoder(tmp_path, window, d_model, heads, bits, norm, lanes=lanes, seed=lanes)
+    x = grid_inputs(hm, 100, seed=lanes)
+    report = hm.build(sim=True, x=x)
+    sim = report['sim']
+    assert sim['samples'] == 100 and sim['bit_exact'] and sim['mismatches'] == 0
+    np.testing.assert_array_equal(sim['outputs'], model(x).numpy().reshape(100, -1))
+    assert sim['cycles'] == sim['cycles_min'] == sim['cycles_expected'] == report['cycles_estimated']
+    assert sim['analysis_messages'] == ''
+
+
+def test_two_encoder_layers_and_lanes_speed_up(tmp_path):
+    model, hm1 = convert_encoder(tmp_path / 'a', 6, 8, 2, 6, 'layer', lanes=1, layers=2)
+    _, hm4 = convert_encoder(tmp_path / 'b', 6, 8, 2, 6, 'layer', lanes=4, layers=2)
+    x = grid_inputs(hm1, 100)
+    np.testing.assert_array_equal(hm1.predict(x), hm4.predict(x))
+    np.testing.assert_array_equal(hm4.predict(x).reshape(100, -1), model(x).numpy().reshape(100, -1))
+    d1, d4 = hm1._vhdlspartan_design, hm4._vhdlspartan_design
+    assert d1.macs() == d4.macs()
+    assert d4.cycles() < 0.6 * d1.cycles()
+
+
+def test_encoder_serializes(tmp_path):
+    from qkeras.utils import _add_supported_quantized_objects
+
+    model = random_weights(ts_transformer(6, 2, 8, 2, 16, 1, bits=6, norm='layer'), 4)
+    path = tmp_path / 'enc.h5'
+    model.save(path)
+    custom = {}
+    _add_supported_quantized_objects(custom)
+    loaded = tf.keras.models.load_model(path, custom_objects=custom)  # vhdlspartan layers: registered
+    x = np.random.default_rng(0).normal(size=(50, 6, 2)) * 2
+    np.testing.assert_array_equal(loaded(x).numpy(), model(x).numpy())
+    for layer in model.layers:
+        if type(layer).__module__.startswith('vhdlspartan'):
+            clone = type(layer).from_config(layer.get_config())
+            assert clone.get_config() == layer.get_config()
+
+
+def test_keras_multihead_attention_post_training(tmp_path):
+    """tf.keras MultiHeadAttention (self attention) with types from the hls4ml config: predict == GHDL,
+    and close to the float layer."""
+    import hls4ml
+
+    x_in = tf.keras.Input((6, 8), name='x')
+    y = tf.keras.layers.MultiHeadAttention(2, 4, name='mha')(x_in, x_in)
+    model = random_weights(tf.keras.Model(x_in, y), 5, scale=0.3)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    cfg['LayerName']['x']['Precision']['result'] = 'fixed<10,3,RND_CONV,SAT>'
+    mha = cfg['LayerName']['mha']['Precision']
+    mha.update(result='fixed<12,4,RND_CONV,SAT>', weight='fixed<10,1,RND_CONV,SAT>', bias='fixed<10,1,RND_CONV,SAT>',
+               proj='fixed<12,4,RND_CONV,SAT>', score='fixed<10,4,RND_CONV,SAT>', prob='ufixed<10,1,RND_CONV,SAT>',
+               exp='ufixed<10,1,RND_CONV,SAT>', context='fixed<12,4,RND_CONV,SAT>')  # fmt: skip
+    cfg['Model']['Lanes'] = 2
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan',
+                                                    output_dir=str(tmp_path / 'prj'), part='xc7s15')  # fmt: skip
+    hm.compile()
+    x = grid_inputs(hm, 40) * 0.5
+    y_float = model(x).numpy().reshape(40, -1)
+    y_hls = hm.predict(x).reshape(40, -1)
+    assert np.abs(y_hls - y_float).max() < 0.25 and np.abs(y_hls - y_float).mean() < 0.03
+    sim = hm.build(sim=True, x=x[:20])['sim']
+    assert sim['bit_exact'] and sim['mismatches'] == 0
