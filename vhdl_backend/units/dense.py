@@ -276,7 +276,7 @@ class MatMulUnit(EngineJob):
 
     def w_index(self, h, o, i):
         """The logical element of w the lane for output o reads at step i of head h."""
-        g, w = self.strides, self.w
+        w = self.w
         if w.bank_mode == BANK_BY_COLUMN:  # V: element (s = i, feature = h * n_out + o)
             return i * w.row + h * self.n_out + o
         return o * w.row + h * self.n_in + i  # K banked by row: element (s = o, feature h * n_in + i)

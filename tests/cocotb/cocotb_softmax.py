@@ -1,0 +1,128 @@
+"""cocotb test of vs_softmax alone: start/done timing, the write pattern and every written value.
+
+Run by tests/test_transformer_units_cocotb.py, which computes the case (generics, the exp table,
+the input rows of each run, the expected outputs from reference_softmax and the cycle count from
+SoftmaxUnit.cycles()) and passes it as a JSON file named in SOFTMAX_CASE_FILE.
+
+Cycle convention (as cocotb_map.py): cycle c is the clock period that starts with rising edge c.
+Inputs are driven at the falling edge of cycle c, and outputs are sampled at that same falling
+edge (before the new inputs are driven).
+
+Both memories have a registered read. The input buffer: x_data in cycle c is mem[x_addr of cycle
+c - 1]. The exp table ROM: t_data in cycle c is table[t_addr of cycle c - 1]. t_addr is
+combinational from x_data (the entry of the element that just arrived), so it is sampled after
+x_data of the cycle has been driven (ReadOnly phase of the falling edge's time step).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.types import LogicArray
+
+
+def _bit(v):
+    """0 or 1, or the unresolved value itself (X/U before the first clock edges)."""
+    return int(v) if v.is_resolvable else v
+
+
+@cocotb.test()
+async def softmax_rows(dut):
+    with open(os.environ['SOFTMAX_CASE_FILE']) as f:
+        case = json.load(f)
+    g = case['generics']
+    rows, n, aw = g['ROWS'], g['N'], g['AW']
+    x_w, e_w, out_w, ta_w = g['X_W'], g['E_W'], g['OUT_W'], g['TA_W']
+    cycles = case['cycles']
+    table = case['table']
+    assert len(table) == g['TABLE_SIZE']
+    assert len(dut.x_addr) == aw and len(dut.x_data) == x_w and len(dut.y_data) == out_w
+    assert len(dut.t_addr) == ta_w and len(dut.t_data) == e_w
+    dut._log.info('generics %s, %d cycles a run, %d runs', g, cycles, len(case['runs']))
+    x_mask = (1 << x_w) - 1
+
+    dut.rst.value = 1
+    dut.start.value = 0
+    dut.x_data.value = 0
+    dut.t_data.value = 0
+    Clock(dut.clk, 10, unit='ns').start(start_high=False)
+
+    mem = [0] * (rows * n)
+    prev_x_addr = 0
+    prev_t_addr = 0
+    cycle = -1
+
+    def x_word(addr: int):
+        return mem[addr] & x_mask if addr < len(mem) else LogicArray('X' * x_w)
+
+    def t_word(addr: int):
+        # Past the table the ROM holds nothing the unit may use: X makes any use visible.
+        return table[addr] if addr < len(table) else LogicArray('X' * e_w)
+
+    async def step(rst: int, start: int) -> dict:
+        """Advance to the falling edge of the next cycle, take its outputs, serve both memories
+        and drive rst/start."""
+        nonlocal prev_x_addr, prev_t_addr, cycle
+        await FallingEdge(dut.clk)
+        cycle += 1
+        out = {'done': _bit(dut.done.value), 'y_we': _bit(dut.y_we.value), 'y_addr': dut.y_addr.value,
+               'y_data': dut.y_data.value}  # fmt: skip
+        x_addr = dut.x_addr.value
+        assert x_addr.is_resolvable, f'cycle {cycle}: x_addr is {x_addr}'
+        dut.x_data.value = x_word(prev_x_addr)
+        dut.t_data.value = t_word(prev_t_addr)
+        prev_x_addr = x_addr.to_unsigned()
+        dut.rst.value = rst
+        dut.start.value = start
+        await ReadOnly()
+        t_addr = dut.t_addr.value
+        # While the row maximum is being searched the distance may be junk (even X at reset);
+        # the ROM then returns X, which must not reach the sum or a result.
+        prev_t_addr = t_addr.to_unsigned() if t_addr.is_resolvable else 1 << ta_w
+        return out
+
+    for _ in range(3):
+        await step(rst=1, start=0)
+    for _ in range(2):
+        out = await step(rst=0, start=0)
+        assert out['y_we'] == 0 and out['done'] == 0, f'cycle {cycle}: activity before start'
+
+    for run, (xs, want) in enumerate(zip(case['runs'], case['expected'])):
+        assert len(xs) == rows * n and len(want) == rows * n
+        mem[:] = xs
+        writes: list[tuple[int, int, int]] = []  # (cycle after start, address, value)
+        await step(rst=0, start=1)
+        start_cycle = cycle
+        done_cycle = None
+        while done_cycle is None:
+            out = await step(rst=0, start=0)
+            assert cycle - start_cycle <= cycles, f'run {run}: no done {cycles} cycles after start'
+            assert out['y_we'] in (0, 1) and out['done'] in (0, 1), f'cycle {cycle}: y_we/done {out}'
+            if out['y_we']:
+                addr, data = out['y_addr'], out['y_data']
+                assert addr.is_resolvable and data.is_resolvable, f'cycle {cycle}: write of {data} to {addr}'
+                writes.append((cycle - start_cycle, addr.to_unsigned(), data.to_unsigned()))
+            if out['done']:
+                done_cycle = cycle
+        assert done_cycle - start_cycle == cycles, (
+            f'run {run}: done {done_cycle - start_cycle} cycles after start, expected cycles() = {cycles}'
+        )
+        # One write per element, in address order; element j of row r is written when its
+        # division ends: row period R = 2N + 3 + N (NUM_W + 5), the quotient NUM_W + 5 cycles apart.
+        period = 2 * n + 3 + n * (g['NUM_W'] + 5)
+        want_at = [r * period + 2 * n + 3 + (j + 1) * (g['NUM_W'] + 5) for r in range(rows) for j in range(n)]
+        assert [a for _, a, _ in writes] == list(range(rows * n)), f'run {run}: addresses written {writes}'
+        assert [c for c, _, _ in writes] == want_at, f'run {run}: writes at cycles {[c for c, _, _ in writes]}'
+        bad = [f'row {a // n} x={xs[(a // n) * n:(a // n + 1) * n]} y[{a % n}]: got {v}, expected {want[a]}'
+               for _, a, v in writes if v != want[a]]  # fmt: skip
+        assert not bad, f'run {run}: {len(bad)} wrong values, e.g. ' + '; '.join(bad[:6])
+        # Quiet after done: no write, done low; the next start comes 0..2 cycles later.
+        for _ in range(run % 3 if run < len(case['runs']) - 1 else 4):
+            out = await step(rst=0, start=0)
+            assert out['y_we'] == 0, f'cycle {cycle}: write after done'
+            assert out['done'] == 0, f'cycle {cycle}: done high again'
+    dut._log.info('%d runs of %d rows of N=%d checked', len(case['runs']), rows, n)

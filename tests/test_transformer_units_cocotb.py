@@ -1,0 +1,348 @@
+"""Per-cycle cocotb tests, simulated with GHDL, of the VHDL units the Transformer layers use:
+vs_softmax (integer softmax over rows, driven alone with Python models of the input buffer and
+the exp table ROM) and vs_dense_ctrl on a real vs_mac_engine in its buffer-product mode
+(attention's Q K^T and A V per head) and with a result banked by row.
+
+The cases are computed here with the Python twins (SoftmaxUnit, MatMulUnit, DenseUnit: generics,
+cycles, ROM packing, emulate) and independent NumPy references; the cocotb modules under
+tests/cocotb (cocotb_softmax.py, cocotb_matmul.py) drive the memories and check every write and
+the cycle of done.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vhdlspartan.fixed import FixedType, requantize, to_twos
+from vhdlspartan.integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
+from vhdlspartan.vhdl_backend.top import LIBRARY_FILES
+from vhdlspartan.vhdl_backend.units.base import BANK_BY_COLUMN, BANK_BY_ROW, Buffer
+from vhdlspartan.vhdl_backend.units.dense import DenseUnit, Engine, MatMulUnit
+from vhdlspartan.vhdl_backend.units.softmax import SoftmaxUnit
+
+COCOTB_DIR = Path(__file__).resolve().parent / 'cocotb'
+VHDL_DIR = Path(__file__).resolve().parents[1] / 'vhdl_backend' / 'vhdl'
+
+# The runner hands sys.path to the simulator's Python as PYTHONPATH: make the cocotb modules importable.
+if str(COCOTB_DIR) not in sys.path:
+    sys.path.insert(0, str(COCOTB_DIR))
+
+pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
+
+
+def _library(*names: str) -> list[Path]:
+    """Library files in the compile order of the generated project."""
+    return [VHDL_DIR / f for f in LIBRARY_FILES if f in names]
+
+
+def _vhdl_generic(v) -> str:
+    return ('true' if v else 'false') if isinstance(v, bool) else str(v)
+
+
+def _run(tmp_path: Path, toplevel: str, sources: list[Path], generics: dict, module: str, case: dict,
+         env_name: str) -> None:  # fmt: skip
+    runner_mod = pytest.importorskip('cocotb_tools.runner')
+    from cocotb_tools.check_results import get_results
+
+    runner = runner_mod.get_runner('ghdl')
+    build_dir = tmp_path / 'sim_build'
+    case_file = tmp_path / 'case.json'
+    case_file.write_text(json.dumps(case))
+    params = {k: _vhdl_generic(v) for k, v in generics.items()}
+    runner.build(sources=sources, hdl_toplevel=toplevel, parameters=params, build_args=['--std=08'],
+                 build_dir=build_dir, always=True)  # fmt: skip
+    try:
+        results = runner.test(test_module=module, hdl_toplevel=toplevel, parameters=params, test_args=['--std=08'],
+                              build_dir=build_dir, extra_env={env_name: str(case_file)})  # fmt: skip
+    except SystemExit as e:  # the runner exits on failing cocotb tests or a failed simulation
+        pytest.fail(f'cocotb {module} on {toplevel} {generics} failed (exit {e.code}); logs and results in {build_dir}')
+    tests, failed = get_results(Path(results))
+    assert tests == 1 and failed == 0, f'cocotb {module}: {failed} of {tests} tests failed; see {build_dir}'
+
+
+def _code_range(t: FixedType) -> tuple[int, int]:
+    return t.min_int, t.max_int
+
+
+# --- vs_softmax ------------------------------------------------------------------------------
+
+# id, ROWS, N, x type (the buffer the unit reads), input (bits, integer), exp bits, table size,
+# output bits, runs (each ROWS rows; the edge rows come first)
+SOFTMAX_CASES = [
+    # the QSoftmax defaults: input = x (SHIFT 0), table 256 (distances up to 255: no clamp)
+    pytest.param(3, 6, FixedType(8, 4, True, 'RND_CONV', 'SAT'), (8, 3), 8, 256, 8, 6, id='R3-N6-s8i3-e8-t256'),
+    # unsigned, wider x (SHIFT 3), the cast saturates; the smallest table check_exp_table accepts
+    # (46: entry 44 is 1, entry 45 the first 0) against 128 distances: clamps
+    pytest.param(2, 12, FixedType(10, 6, False), (8, 4), 8, 46, 10, 8, id='R2-N12-u10-sh3-t46'),
+    # wide signed x with fewer frac bits than the input (SHIFT -2), table 100 (not a power of 2)
+    pytest.param(2, 5, FixedType(12, 2, True), (6, 1), 6, 100, 7, 8, id='R2-N5-s12-sh-2-e6-t100'),
+]
+
+
+def _softmax_rows(rng: random.Random, unit: SoftmaxUnit, count: int) -> list[list[int]]:
+    """Input rows (x codes): edge rows first, then random rows."""
+    n, xt, it = unit.n, unit.x.type, unit.in_type
+    lo, hi = _code_range(xt)
+    shift = xt.frac - it.frac
+
+    def x_of(v: int) -> int:
+        """An x code whose cast to the input type is near v (exactly v if representable)."""
+        x = v << shift if shift >= 0 else v >> -shift
+        return min(max(x, lo), hi)
+
+    top, size = it.max_int, unit.table_size
+    rows = [
+        [hi] * n,  # all equal: every entry exp(0), the largest sum
+        [lo] * n,
+        [x_of(0)] * n,
+        [hi] + [lo] * (n - 1),  # one large, the rest as far as possible: the distance clamps
+        [lo] * (n - 1) + [hi],
+        [[lo, hi][j % 2] for j in range(n)],  # alternating extremes
+        [[hi, lo][j % 2] for j in range(n)],
+        [hi, hi] + [lo] * (n - 2),  # a tie for the maximum
+        # distances at the end of the table: size - 2, size - 1, size (clamped), and near 0
+        [x_of(top)] + [x_of(top - d) for d in (size - 2, size - 1, size, 1, 0, 2, size + 1, size - 3)][: n - 1],
+        # values at and past the input type's saturation edges
+        [x_of(v) for v in (top, top + 1, top - 1, it.min_int, it.min_int - 1, it.min_int + 1, 0, -1, 1, top, 2, -2)][:n],
+        [hi - j for j in range(n)],  # a ramp at the top: many non-zero entries
+        [x_of(top - j * (1 if it.frac < 3 else 2)) for j in range(n)],
+    ]
+    rows = [(r * n)[:n] for r in rows]
+    while len(rows) < count:
+        kind = rng.random()
+        if kind < 0.3:
+            rows.append([rng.randint(lo, hi) for _ in range(n)])
+        else:  # values within a few table entries of each other: several non-zero exps
+            spread = rng.choice((2, 8, 32, size)) << max(shift, 0)
+            c = rng.randint(lo, hi)
+            rows.append([min(max(c + rng.randint(-spread, spread), lo), hi) for _ in range(n)])
+    return rows[:count]
+
+
+@pytest.mark.parametrize('rows,n,x_type,in_bi,exp_bits,table_size,out_bits,runs', SOFTMAX_CASES)
+def test_softmax(tmp_path, rows, n, x_type, in_bi, exp_bits, table_size, out_bits, runs):
+    out_type = unsigned_unit_type(out_bits)
+    unit = SoftmaxUnit('u_sm', 'sm', Buffer('t_x', rows * n, x_type, 'lutram'), Buffer('t_y', rows * n, out_type,
+                       'lutram'), rows, n, *in_bi, exp_bits, table_size, 'lutram')  # fmt: skip
+    in_type, exp_type = unit.in_type, unit.exp_type
+    assert in_type == signed_type(*in_bi) and exp_type == unsigned_unit_type(exp_bits)
+    check_exp_table(in_type, exp_type, table_size, 'test case')  # the table is one the converter accepts
+    generics = unit.generics(None)
+    rng = random.Random(rows * 1000 + n * 10 + exp_bits)
+    all_rows = _softmax_rows(rng, unit, rows * runs)
+    x = np.array(all_rows, dtype=np.int64).reshape(runs, rows * n)
+    q = requantize(x, x_type.frac, in_type).reshape(runs, rows, n)
+    want = reference_softmax(q, in_type, exp_type, out_type, table_size).reshape(runs, rows * n)
+    assert np.array_equal(unit.emulate({'t_x': x}), want)  # the Python twin agrees
+    # the edges are in the case: distances at the table's last entry (clamped where the input range
+    # reaches past it) and, where x reaches past the input type, casts saturated at both ends
+    dist = q.max(axis=-1, keepdims=True) - q
+    reach = in_type.max_int - in_type.min_int
+    assert (dist == min(table_size - 1, reach)).any()
+    assert (dist > table_size - 1).any() == (table_size - 1 < reach)
+    up, down = max(in_type.frac - x_type.frac, 0), max(x_type.frac - in_type.frac, 0)
+    if (x_type.max_int << up) > (in_type.max_int << down):
+        assert ((x << up) > (in_type.max_int << down)).any() and (q == in_type.max_int).any()
+    if (x_type.min_int << up) < (in_type.min_int << down):
+        assert ((x << up) < (in_type.min_int << down)).any() and (q == in_type.min_int).any()
+    case = dict(
+        generics=generics, cycles=unit.cycles(), table=exp_table(in_type, exp_type, table_size).tolist(),
+        runs=to_twos(x, x_type.width).tolist(), expected=want.tolist(),
+    )  # fmt: skip
+    _run(tmp_path, 'vs_softmax', _library('vs_fixed_pkg.vhd', 'vs_divider.vhd', 'vs_softmax.vhd'), generics,
+         'cocotb_softmax', case, 'SOFTMAX_CASE_FILE')  # fmt: skip
+
+
+# --- vs_dense_ctrl + vs_mac_engine -------------------------------------------------------------
+
+
+def _values(rng: random.Random, t: FixedType, shape, kind: str) -> np.ndarray:
+    """Codes of type t: 'edge' (extremes, 0, +-1 often), 'small' (rounding ties), 'uniform'."""
+    lo, hi = _code_range(t)
+    out = np.empty(int(np.prod(shape)), dtype=np.int64)
+    for j in range(out.size):
+        r = rng.random()
+        if kind == 'edge' and r < 0.5:
+            out[j] = rng.choice([v for v in (lo, hi, lo + 1, hi - 1, 0, 1, -1) if lo <= v <= hi])
+        elif kind == 'small':
+            out[j] = rng.randint(max(lo, -6), min(hi, 6))
+        else:
+            out[j] = rng.randint(lo, hi)
+    return out.reshape(shape)
+
+
+def _cast(job, acc, bias, b_frac):
+    """NumPy reference of the cast: exact acc (at x.frac + w.frac) plus bias (at b_frac) on a common
+    scale, times 2^-out_shift_extra, cast once to y's type."""
+    prod_frac = job.x.type.frac + job.w_type.frac
+    frac = max(prod_frac, b_frac)
+    total = (np.asarray(acc, np.int64) << (frac - prod_frac)) + (np.asarray(bias, np.int64) << (frac - b_frac))
+    return requantize(total, frac + job.out_shift_extra, job.y.type)
+
+
+def _writes(job, value_at) -> list:
+    """Expected writes in the controller's order (head, row, group, lane): (cycles after start,
+    one-hot bank, address, value); value_at(h, t, o) -> (bank, address, value)."""
+    p, groups, n_in = job.lanes_used, job.groups, job.n_in
+    out, elapsed = [], 0
+    for h in range(job.n_h):
+        for t in range(job.n_t):
+            for g in range(groups):
+                nw = min(p, job.n_out - g * p)
+                for k in range(nw):
+                    bank, addr, v = value_at(h, t, g * p + k)
+                    out.append((1 + elapsed + n_in + 4 + k + 1, 1 << bank, addr, int(v)))
+                elapsed += n_in + 4 + nw
+    assert 1 + elapsed == job.cycles()
+    return out
+
+
+def _banked_words(matrix: np.ndarray, buf: Buffer, fill: np.ndarray) -> list:
+    """The words of a banked buffer holding matrix (rows of buf.row elements), packed P banks to a
+    word (bank k in bits k*W_W..); words no element maps to keep the junk in fill (banks, words)."""
+    banks = fill.copy()
+    for r in range(matrix.shape[0]):
+        for c in range(matrix.shape[1]):
+            if buf.bank_mode == BANK_BY_ROW:  # row r: bank r mod P, word (r div P) * row + c
+                banks[r % buf.banks, (r // buf.banks) * buf.row + c] = matrix[r, c]
+            else:  # by column: bank c mod P, word r * row / P + c div P
+                banks[c % buf.banks, r * buf.row // buf.banks + c // buf.banks] = matrix[r, c]
+    return _pack(banks.T, buf.type.width)
+
+
+def _pack(rows, width: int) -> list:
+    words = []
+    for row in np.atleast_2d(rows):
+        words.append(sum(int(v) << (k * width) for k, v in enumerate(to_twos(row, width).tolist())))
+    return words
+
+
+def _qk_job(kind):
+    """Q K^T: 2 heads, T=5, dk=4, P=2 (last group of keys partial), K banked by row, 1/sqrt(dk) = 2^-1."""
+    h, t_len, dk, p = 2, 5, 4, 2
+    inner = h * dk
+    proj = FixedType(8, 4, True, 'RND_CONV', 'SAT')
+    q = Buffer('t_q', t_len * inner, proj, 'lutram')
+    k = Buffer('t_k', t_len * inner, proj, 'lutram', banks=p, bank_mode=BANK_BY_ROW, row=inner)
+    s = Buffer('t_s', h * t_len * t_len, FixedType(8, 4, True, 'RND_CONV', 'SAT'), 'lutram')
+    return MatMulUnit('u_qk', 'mha', q, k, s, t_len, dk, t_len, p,
+                      dict(X_T=inner, X_H=dk, W_G=inner, W_H=dk, W_SI=1, Y_T=t_len, Y_H=t_len * t_len), h, 1)  # fmt: skip
+
+
+def _av_job(kind):
+    """A V: 2 heads, T=5, dk=4, P=2, V banked by column, A unsigned (probabilities)."""
+    h, t_len, dk, p = 2, 5, 4, 2
+    inner = h * dk
+    a = Buffer('t_a', h * t_len * t_len, unsigned_unit_type(8), 'lutram')
+    v = Buffer('t_v', t_len * inner, FixedType(8, 4, True, 'RND_CONV', 'SAT'), 'lutram', banks=p,
+               bank_mode=BANK_BY_COLUMN, row=inner)  # fmt: skip
+    c = Buffer('t_c', t_len * inner, FixedType(8, 4, True, 'RND_CONV', 'SAT'), 'lutram')
+    return MatMulUnit('u_av', 'mha', a, v, c, t_len, t_len, dk, p,
+                      dict(X_T=t_len, X_H=t_len * t_len, W_G=1, W_H=dk // p, W_SI=inner // p, Y_T=inner, Y_H=dk), h)  # fmt: skip
+
+
+def _matmul_run(job: MatMulUnit, rng: random.Random, kind: str) -> dict:
+    h, t_len, inner = job.n_h, job.n_t, job.w.depth // job.n_t
+    xt, wt = job.x.type, job.w_type
+    w_mat = _values(rng, wt, (t_len, inner), kind)  # K or V: (time, h * dk)
+    fill = _values(rng, wt, (job.w.banks, job.w.words), 'uniform')  # junk where no element is
+    if job.w.bank_mode == BANK_BY_ROW:  # Q K^T: x = Q (time, h * dk), y = S (h, t, s)
+        dk = job.n_in
+        x_mat = _values(rng, xt, (t_len, inner), kind)
+        if kind == 'edge':  # sums at both saturation ends
+            x_mat[0], w_mat[0], w_mat[1], x_mat[1] = xt.min_int, wt.min_int, wt.max_int, xt.max_int
+        s = np.einsum('thi,shi->hts', x_mat.reshape(t_len, h, dk), w_mat.reshape(t_len, h, dk))
+        y = _cast(job, s, 0, 0)
+        x_words, y_flat = x_mat.reshape(-1), y.reshape(-1)
+
+        def value_at(hh, t, o):
+            return 0, hh * t_len * t_len + t * t_len + o, y[hh, t, o]
+    else:  # A V: x = A (h, t, s), y = C (time, h * dk)
+        dk = job.n_out
+        x_mat = _values(rng, xt, (h, t_len, t_len), kind)
+        if kind == 'edge':
+            x_mat[0, 0], w_mat[:, 0], w_mat[:, 1] = xt.max_int, wt.min_int, wt.max_int
+        c = np.einsum('hts,shd->thd', x_mat, w_mat.reshape(t_len, h, dk))
+        y = _cast(job, c, 0, 0).reshape(t_len, inner)
+        x_words, y_flat = x_mat.reshape(-1), y.reshape(-1)
+
+        def value_at(hh, t, o):
+            return 0, t * inner + hh * dk + o, y[t, hh * dk + o]
+    # the Python twin reads the logical w (row-major (time, h * dk)) through the strides
+    assert np.array_equal(job.emulate({job.x.name: x_words[None], job.w.name: w_mat.reshape(1, -1)})[0], y_flat)
+    return dict(x=to_twos(x_words, xt.width).tolist(), w=_banked_words(w_mat, job.w, fill), b=[],
+                writes=_writes(job, value_at), y=y_flat.tolist())
+
+
+def _dense_job(kind):
+    """A Dense per time step (N_H = 1) with bias, partial last group, result banked by row in 2 banks."""
+    n_in, n_out, n_t, p = 6, 7, 5, 3
+    xt, wt, bt = FixedType(8, 2, True), FixedType(6, 3, True), FixedType(7, 7, True)  # bias finer: ACC_SHIFT 2
+    yt = FixedType(6, 2, True, 'RND', 'SAT_SYM')
+    x = Buffer('t_x', n_t * n_in, xt, 'lutram')
+    y = Buffer('t_y', n_t * n_out, yt, 'lutram', banks=2, bank_mode=BANK_BY_ROW, row=n_out)
+    rng = np.random.default_rng(5)
+    weights = rng.integers(wt.min_int, wt.max_int + 1, (n_in, n_out))
+    weights[:, 0], weights[:, 1] = wt.min_int, wt.max_int  # saturating columns
+    bias = rng.integers(bt.min_int, bt.max_int + 1, n_out)
+    bias[:2] = bt.min_int, bt.max_int
+    return DenseUnit('u_d', 'd', x, y, n_in, n_out, n_t, p, wt, bt, weights, bias, 'lutram')
+
+
+def _dense_run(job: DenseUnit, rng: random.Random, kind: str) -> dict:
+    xt, p, groups = job.x.type, job.lanes_used, job.groups
+    x_mat = _values(rng, xt, (job.n_t, job.n_in), kind)
+    if kind == 'edge':
+        x_mat[0], x_mat[1] = xt.min_int, xt.max_int
+    y = _cast(job, x_mat @ job.weights, job.bias[None], job.b_type.frac)
+    assert np.array_equal(job.emulate({job.x.name: x_mat.reshape(1, -1)}).reshape(y.shape), y)
+    # the weight ROM (packing of the Python twin): word g * N_IN + i, lane k = w[i, g P + k]
+    w_words, b_words = job._rom_words
+    padded = np.zeros((job.n_in, groups * p), dtype=np.int64)
+    padded[:, : job.n_out] = job.weights
+    assert w_words == _pack([padded[i, g * p:(g + 1) * p] for g in range(groups) for i in range(job.n_in)],
+                            job.w_type.width)  # fmt: skip
+    banks, row = job.y.banks, job.n_out
+
+    def value_at(h, t, o):  # banked by row: row t in bank t mod 2, word (t div 2) * row + o
+        return t % banks, (t // banks) * row + o, y[t, o]
+
+    return dict(x=to_twos(x_mat.reshape(-1), xt.width).tolist(), w=list(w_words), b=list(b_words),
+                writes=_writes(job, value_at), y=y.reshape(-1).tolist())
+
+
+# id, job builder, run builder, engine LANES, DSP_LANES
+MATMUL_CASES = [
+    pytest.param(_qk_job, _matmul_run, 3, 1, id='QKt-H2-T5-dk4-P2-lanes3'),
+    pytest.param(_av_job, _matmul_run, 2, 2, id='AV-H2-T5-dk4-P2-ux'),
+    pytest.param(_dense_job, _dense_run, 4, 2, id='dense-T5-in6-out7-P3-ybanks2'),
+]
+
+
+@pytest.mark.parametrize('make_job,make_run,lanes,dsp_lanes', MATMUL_CASES)
+def test_matmul(tmp_path, make_job, make_run, lanes, dsp_lanes):
+    job = make_job(None)
+    job.check_accumulator('test case')
+    engine = Engine.for_units([job], lanes, dsp_lanes)
+    generics = dict(job.generics(engine), DSP_LANES=dsp_lanes)
+    if isinstance(job, MatMulUnit):
+        assert generics['BIAS_W'] == 1 and generics['Y_MODE'] == 0
+    groups = -(-generics['N_OUT'] // generics['P'])
+    cycles = 1 + generics['N_H'] * generics['N_T'] * (groups * (generics['N_IN'] + 4) + generics['N_OUT'])
+    assert cycles == job.cycles()
+    rng = random.Random(lanes * 100 + dsp_lanes)
+    runs = [make_run(job, rng, kind) for kind in ('edge', 'small', 'uniform', 'edge')]
+    ys = np.concatenate([r['y'] for r in runs])
+    yt = job.y.type
+    assert ys.max() == yt.max_int and ys.min() == (-yt.max_int if yt.saturation == 'SAT_SYM' else yt.min_int)
+    case = dict(generics=generics, cycles=cycles, runs=runs)
+    sources = _library('vs_fixed_pkg.vhd', 'vs_mac_lane.vhd', 'vs_mac_engine.vhd', 'vs_dense_ctrl.vhd')
+    _run(tmp_path, 'tb_matmul_wrap', sources + [COCOTB_DIR / 'tb_matmul_wrap.vhd'], generics, 'cocotb_matmul', case,
+         'MATMUL_CASE_FILE')  # fmt: skip

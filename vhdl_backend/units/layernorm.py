@@ -1,0 +1,136 @@
+"""QLayerNormalization over the last axis: rows of n features (see vhdlspartan.layers.QLayerNormalization).
+
+Lowered to up to three units in schedule order: a cast of the input to the layer's input type
+(``vs_map``, only when it changes values), the normalization z = reference_layernorm(x) into
+an intermediate buffer (``vs_layernorm.vhd``, with the inverse square root table in a ROM of
+its own), and y = cast(z * gamma + beta) per feature (``vs_affine.vhd``, a BatchNormUnit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import UnsupportedError
+from ...fixed import bits_for_range
+from ...integer_ops import LayerNormSpec, reference_layernorm, signed_type
+from .activation import cast_input
+from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance, vhdl_name
+from .batchnorm import BatchNormUnit
+
+
+@dataclass
+class LayerNormUnit:
+    entity = 'vs_layernorm'  # vhdl/vs_layernorm.vhd
+    label = 'layernorm'  # instance label suffix in the top level
+    name: str
+    layer_name: str
+    x: Buffer  # codes on spec.in_type's grid and within its range
+    y: Buffer  # z codes (spec.z_type)
+    rows: int
+    spec: LayerNormSpec
+    table_storage: str
+
+    def __post_init__(self):
+        xt, it = self.x.type, self.spec.in_type
+        if xt.frac != it.frac or xt.min_int < it.min_int or xt.max_int > it.max_int:
+            raise UnsupportedError(f'layer {self.layer_name!r} (QLayerNormalization): input buffer type {xt} is not '
+                                   f'within the layer input type {it}')  # fmt: skip
+        if self.rows * self.spec.n != self.x.depth or self.y.depth != self.x.depth:
+            raise UnsupportedError(f'layer {self.layer_name!r} (QLayerNormalization): {self.x.depth} inputs are not '
+                                   f'{self.rows} rows of {self.spec.n}')  # fmt: skip
+
+    @property
+    def n(self) -> int:
+        return self.spec.n
+
+    @property
+    def sum_width(self) -> int:
+        """Signed width of S = sum(x) (and of n * x)."""
+        it = self.spec.in_type
+        return bits_for_range(self.n * it.min_int, self.n * it.max_int)
+
+    def emulate(self, env):
+        q = env[self.x.name].reshape(-1, self.rows, self.n)
+        return reference_layernorm(q, self.spec).reshape(q.shape[0], -1)
+
+    def cycles(self) -> int:
+        return self.rows * (3 * self.n + 5) + 5
+
+    def rom(self) -> Rom:
+        return Rom(f'{self.name}_inv', pack_words(self.spec.table().reshape(-1, 1), self.spec.inv_bits),
+                   self.spec.inv_bits, self.table_storage)  # fmt: skip
+
+    def generics(self, engine) -> dict:
+        """The VHDL generics of the unit's entity (also what the resource model reads)."""
+        s = self.spec
+        return dict(
+            ROWS=self.rows, N=self.n, AW=self.x.aw, X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
+            S_W=self.sum_width, D_W=s.d_width, V_W=s.v_width, TB=s.table_bits, INV_W=s.inv_bits,
+            E_MIN=s.e_min, E_MAX=s.e_max, P_W=s.product_width, SHIFT=s.inv_frac + s.e_max - s.z_type.frac,
+            Z_W=s.z_type.width,
+        )  # fmt: skip
+
+    def emit(self, engine) -> Emitted:
+        n, rom = self.name, self.rom()
+        self.x.readers.append(f'{n}_x_addr')
+        rom_signals, rom_body = rom_instance(rom)
+        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals]
+        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
+    generic map ({generic_map(**self.generics(engine))})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, t_addr => {rom.name}_addr, t_data => {rom.name}_data,
+      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
+    );
+"""
+        return Emitted(signals, body, [rom])
+
+
+def _attr(layer, key: str) -> int:
+    value = layer.get_attr(key)
+    if value is None:
+        raise UnsupportedError(f'layer {layer.name!r} (QLayerNormalization): attribute {key!r} is missing')
+    return int(value)
+
+
+def _features(layer, key: str, t, n: int) -> np.ndarray:
+    data = layer.get_attr(key)
+    if data is None:
+        raise UnsupportedError(f'layer {layer.name!r} (QLayerNormalization): attribute {key!r} is missing')
+    values = np.asarray(data, np.float64).reshape(-1)
+    if values.size != n:
+        raise UnsupportedError(f'layer {layer.name!r} (QLayerNormalization): {key} has {values.size} values '
+                               f'for {n} features')  # fmt: skip
+    return t.from_float(values)
+
+
+def lower_layer_norm(layer, design) -> list:
+    """Units of a VSLayerNormalization layer: [cast], normalization, affine (gamma, beta)."""
+    what = f'layer {layer.name!r} (QLayerNormalization)'
+    shape = tuple(int(d) for d in layer.get_input_variable().shape)
+    n = shape[-1] if shape else 0
+    x = design.input_buffer(layer)
+    if n < 1 or x.depth % n:
+        raise UnsupportedError(f'{what}: input of shape {shape} does not split into rows of {n} features')
+    in_type = signed_type(_attr(layer, 'input_bits'), _attr(layer, 'input_integer'))
+    z_type = signed_type(_attr(layer, 'norm_bits'), _attr(layer, 'norm_integer'))
+    g_type = signed_type(_attr(layer, 'gamma_bits'), _attr(layer, 'gamma_integer'))
+    b_type = signed_type(_attr(layer, 'beta_bits'), _attr(layer, 'beta_integer'))
+    try:
+        spec = LayerNormSpec(n, in_type, _attr(layer, 'table_bits'), _attr(layer, 'inv_bits'), z_type)
+    except UnsupportedError as e:
+        raise UnsupportedError(f'{what}: {e}') from None
+    gamma = _features(layer, 'gamma_data', g_type, n)
+    beta = _features(layer, 'beta_data', b_type, n)
+
+    units, x = cast_input(design, layer, in_type)
+    z = Buffer(design._unique(f't_{vhdl_name(layer.name)}_z'), x.depth, z_type, design.storage(layer, 'result', 0))
+    design.buffers[f'{layer.outputs[0]}:z'] = z
+    units.append(LayerNormUnit(design._unique(f'u_{vhdl_name(layer.name)}_norm'), layer.name, x, z, x.depth // n,
+                               spec, design.storage(layer, 'weight', 0)))  # fmt: skip
+    storage = design.storage(layer, 'weight', n * (g_type.width + b_type.width))
+    units.append(BatchNormUnit(design.unit_name(layer), layer.name, z, design.output_buffer(layer), n,
+                               g_type, b_type, gamma, beta, storage))  # fmt: skip
+    return units
