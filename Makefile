@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench setup ghdl clean
+.PHONY: demo test test-fast test-long bench setup ghdl clean
 
 setup: $(STAMP) ghdl
 
@@ -28,6 +28,9 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+test-long: setup
+	$(PY) -m pytest -q -m long
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

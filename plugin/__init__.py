@@ -5,6 +5,9 @@ Installing the package registers the backend 'VHDLSpartan' with hls4ml through t
 ``hls4ml.backends`` entry point, which calls `register`.
 """
 
+import importlib.abc
+import sys
+
 __version__ = '0.1.0'
 BACKEND_NAME = 'VHDLSpartan'
 
@@ -17,8 +20,22 @@ def register(register_backend, register_writer):
     register_writer(BACKEND_NAME, VHDLSpartanWriter)
     register_backend(BACKEND_NAME, VHDLSpartanBackend)
     _register_qkeras_objects()
-    # The Keras handlers of vhdlspartan.layers are registered when that module is imported:
-    # hls4ml's converters are still being imported while plugins load.
+    sys.meta_path.insert(0, _RegisterParsersWhenReady())
+
+
+class _RegisterParsersWhenReady(importlib.abc.MetaPathFinder):
+    """Imports vhdlspartan.layers, which registers its Keras layers and the parsers of them and of
+    tf.keras MultiHeadAttention, as soon as
+    hls4ml's Keras converter module has finished importing: plugins load in the middle of it,
+    when its handler registry does not exist yet. It watches the next imports, acts once, and
+    leaves; it never finds a module itself."""
+
+    def find_spec(self, name, path=None, target=None):
+        converter = sys.modules.get('hls4ml.converters.keras_v2_to_hls')
+        if converter is not None and hasattr(converter, 'get_supported_keras_layers'):
+            sys.meta_path.remove(self)
+            from . import layers  # noqa: F401  (Keras can load them by name; registers their parsers)
+        return None
 
 
 def _register_qkeras_objects():

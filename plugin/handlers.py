@@ -1,6 +1,7 @@
 """hls4ml side of the quantized Keras layers: Keras v2 parsers and IR layer classes.
 
-`register_handlers()` is called when the plugin registers its backend. Each IR layer carries
+`register_handlers()` is called when the plugin registers its backend (and again, harmlessly,
+when `vhdlspartan.layers` is imported). Each IR layer carries
 the layer's quantizer parameters; its output type is the layer's own output quantizer.
 """
 
@@ -101,7 +102,13 @@ def _one_input(keras_layer, input_names):
     from .errors import UnsupportedError
 
     name, kinds = keras_layer['config']['name'], keras_layer['class_name']
-    if input_names is None or len(set(input_names)) != 1:
+    nodes = keras_layer.get('inbound_nodes') or [[]]
+    kwargs = nodes[0][0][3] if nodes[0] and len(nodes[0][0]) > 3 and isinstance(nodes[0][0][3], dict) else {}
+    if kwargs.get('attention_mask') is not None or kwargs.get('use_causal_mask'):
+        raise UnsupportedError(f'layer {name!r} ({kinds}): attention masks are not supported')
+    # tf.keras MultiHeadAttention gets value (and key) as keyword arguments: [name, node, index]
+    input_names = list(input_names or []) + [v[0] for k, v in kwargs.items() if k in ('value', 'key') and v]
+    if not input_names or len(set(input_names)) != 1:
         raise UnsupportedError(f'layer {name!r} ({kinds}): inputs {input_names}; only self attention '
                                '(query, key and value the same tensor) is supported')  # fmt: skip
     return input_names[:1]
@@ -127,8 +134,9 @@ def parse_keras_multihead_attention(keras_layer, input_names, input_shapes, data
     h, dk = int(cfg['num_heads']), int(cfg['key_dim'])
     if cfg.get('value_dim') not in (None, dk):
         raise UnsupportedError(f'{what}: value_dim {cfg["value_dim"]} differs from key_dim {dk}; use value_dim = key_dim')
-    if cfg.get('output_shape') is not None or cfg.get('attention_axes') is not None:
-        raise UnsupportedError(f'{what}: output_shape and attention_axes are not supported; leave them None')
+    if cfg.get('output_shape') is not None or cfg.get('attention_axes') not in (None, [1], (1,)):
+        raise UnsupportedError(f'{what}: output_shape {cfg.get("output_shape")} and attention_axes '
+                               f'{cfg.get("attention_axes")} are not supported; leave them at their defaults')
     if len(input_shapes[0]) != 3:
         raise UnsupportedError(f'{what}: input shape {input_shapes[0]}; use (batch, window, d_model)')
     d_model = int(input_shapes[0][-1])
@@ -185,7 +193,8 @@ IR_LAYERS = {
 
 
 def register_handlers():
-    from hls4ml.converters import get_supported_keras_layers, register_keras_v2_layer_handler
+    # the module, not the package: the plugin registers while hls4ml.converters is being imported
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers, register_keras_v2_layer_handler
     from hls4ml.model.layers import register_layer
 
     for ir_name, ir_cls in IR_LAYERS.items():

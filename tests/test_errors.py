@@ -102,3 +102,50 @@ def test_reuse_factor_limits_lanes(tmp_path):
     hm.compile()
     lanes = {u.layer_name: u.lanes_used for u in hm._vhdlspartan_design.units if hasattr(u, 'lanes_used')}
     assert lanes == {'d1': 1, 'd2': 1, 'd3': 2}
+
+
+# -- Transformer layers ------------------------------------------------------------------------
+
+
+def test_cross_attention_is_refused(tmp_path):
+    q_in, kv_in = tf.keras.Input((6, 8), name='q'), tf.keras.Input((6, 8), name='kv')
+    y = tf.keras.layers.MultiHeadAttention(2, 4, name='mha')(q_in, kv_in)
+    _expect(tmp_path, r"'mha' \(MultiHeadAttention\).*only self attention", tf.keras.Model([q_in, kv_in], y))
+
+
+def test_attention_value_dim_must_match_key_dim(tmp_path):
+    x = tf.keras.Input((6, 8), name='x')
+    y = tf.keras.layers.MultiHeadAttention(2, 4, value_dim=3, name='mha')(x, x)
+    _expect(tmp_path, r"'mha' \(MultiHeadAttention\): value_dim 3 differs from key_dim 4", tf.keras.Model(x, y))
+
+
+def test_attention_mask_is_refused(tmp_path):
+    from vhdlspartan.layers import QMultiHeadSelfAttention
+
+    x = tf.keras.Input((6, 8), name='x')
+    with pytest.raises(Exception, match='masks are not supported'):  # Keras wraps it in a StagingError
+        QMultiHeadSelfAttention(1, 8, name='att')(x, mask=tf.ones((1, 6, 6)))
+    y = tf.keras.layers.MultiHeadAttention(2, 4, name='mha')(x, x, use_causal_mask=True)
+    _expect(tmp_path, r"'mha' \(MultiHeadAttention\): attention masks are not supported", tf.keras.Model(x, y))
+
+
+def test_q_attention_on_two_tensors_is_refused():
+    from vhdlspartan.layers import QMultiHeadSelfAttention
+
+    x = tf.keras.Input((6, 8))
+    with pytest.raises(UnsupportedError, match='only self attention'):
+        QMultiHeadSelfAttention(1, 8, name='att')([x, x])
+
+
+@pytest.mark.parametrize('make, match', [
+    (lambda L: L.QMultiHeadSelfAttention(1, 8, table_size=8, name='att'), r'table_size 8 is too small .* use table_size >= 90'),
+    (lambda L: L.QMultiHeadSelfAttention(1, 8, kernel_quantizer='quantized_bits(8,0,alpha="auto_po2")'),
+     r'quantizer .* is not supported; use quantized_bits\(bits, integer, alpha=1\)'),
+    (lambda L: L.QLayerNormalization(table_bits=2, name='ln').build((None, 6, 8)), r'table_bits 2 is not valid; use 4..12'),
+    (lambda L: L.QSoftmax(input_bits=8, input_integer=3, exp_bits=8, table_size=64), r'table_size 64 is too small'),
+])  # fmt: skip
+def test_tables_and_quantizers_checked_at_construction(make, match):
+    import vhdlspartan.layers as layers
+
+    with pytest.raises(UnsupportedError, match=match):
+        make(layers)
