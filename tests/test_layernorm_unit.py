@@ -25,36 +25,13 @@ VHDL_DIR = HERE.parent / 'vhdl_backend' / 'vhdl'
 if str(COCOTB_DIR) not in sys.path:
     sys.path.insert(0, str(COCOTB_DIR))
 
+from ghdl_runner import run_cocotb  # noqa: E402
+
 needs_ghdl = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
 
 
 def _run(tmp_path: Path, toplevel: str, files: list[str], generics: dict, module: str, env: dict) -> None:
-    runner_mod = pytest.importorskip('cocotb_tools.runner')
-    runner = runner_mod.get_runner('ghdl')
-    build_dir = tmp_path / 'sim_build'
-    runner.build(
-        sources=[VHDL_DIR / f for f in files],
-        hdl_toplevel=toplevel,
-        parameters=generics,
-        build_args=['--std=08'],
-        build_dir=build_dir,
-        always=True,
-    )
-    try:
-        runner.test(
-            test_module=module,
-            hdl_toplevel=toplevel,
-            parameters=generics,
-            test_args=['--std=08'],
-            build_dir=build_dir,
-            extra_env={k: str(v) for k, v in env.items()},
-        )
-    except SystemExit as e:  # the runner exits on failing cocotb tests or a failed simulation
-        pytest.fail(f'cocotb {module} on {toplevel} {generics} failed (exit {e.code}); logs and results in {build_dir}')
-
-
-def _vhdl_generic(v) -> str:
-    return ('true' if v else 'false') if isinstance(v, bool) else str(v)
+    run_cocotb(tmp_path, toplevel, [VHDL_DIR / f for f in files], generics, module, env)
 
 
 # --- vs_layernorm under cocotb ------------------------------------------------------------------
@@ -81,7 +58,7 @@ def test_vs_layernorm_cocotb(tmp_path, case):
     case = dict(case, generics=generics, seed=31 * case['n'] + case['table_bits'])
     _run(
         tmp_path, 'vs_layernorm', ['vs_fixed_pkg.vhd', 'vs_layernorm.vhd'],
-        {k: _vhdl_generic(v) for k, v in generics.items()}, 'cocotb_layernorm', {'LN_CASE': json.dumps(case)},
+        generics, 'cocotb_layernorm', {'LN_CASE': json.dumps(case)},
     )  # fmt: skip
 
 

@@ -34,6 +34,8 @@ VHDL_DIR = Path(__file__).resolve().parents[1] / 'vhdl_backend' / 'vhdl'
 if str(COCOTB_DIR) not in sys.path:
     sys.path.insert(0, str(COCOTB_DIR))
 
+from ghdl_runner import run_cocotb  # noqa: E402
+
 pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
 
 
@@ -42,29 +44,11 @@ def _library(*names: str) -> list[Path]:
     return [VHDL_DIR / f for f in LIBRARY_FILES if f in names]
 
 
-def _vhdl_generic(v) -> str:
-    return ('true' if v else 'false') if isinstance(v, bool) else str(v)
-
-
 def _run(tmp_path: Path, toplevel: str, sources: list[Path], generics: dict, module: str, case: dict,
          env_name: str) -> None:  # fmt: skip
-    runner_mod = pytest.importorskip('cocotb_tools.runner')
-    from cocotb_tools.check_results import get_results
-
-    runner = runner_mod.get_runner('ghdl')
-    build_dir = tmp_path / 'sim_build'
     case_file = tmp_path / 'case.json'
     case_file.write_text(json.dumps(case))
-    params = {k: _vhdl_generic(v) for k, v in generics.items()}
-    runner.build(sources=sources, hdl_toplevel=toplevel, parameters=params, build_args=['--std=08'],
-                 build_dir=build_dir, always=True)  # fmt: skip
-    try:
-        results = runner.test(test_module=module, hdl_toplevel=toplevel, parameters=params, test_args=['--std=08'],
-                              build_dir=build_dir, extra_env={env_name: str(case_file)})  # fmt: skip
-    except SystemExit as e:  # the runner exits on failing cocotb tests or a failed simulation
-        pytest.fail(f'cocotb {module} on {toplevel} {generics} failed (exit {e.code}); logs and results in {build_dir}')
-    tests, failed = get_results(Path(results))
-    assert tests == 1 and failed == 0, f'cocotb {module}: {failed} of {tests} tests failed; see {build_dir}'
+    run_cocotb(tmp_path, toplevel, sources, generics, module, {env_name: case_file})
 
 
 def _code_range(t: FixedType) -> tuple[int, int]:

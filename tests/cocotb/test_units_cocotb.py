@@ -20,36 +20,13 @@ VHDL_DIR = HERE.parents[1] / 'vhdl_backend' / 'vhdl'
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from ghdl_runner import run_cocotb  # noqa: E402
+
 pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
 
 
 def _run(tmp_path: Path, toplevel: str, files: list[str], generics: dict, module: str, env: dict) -> None:
-    runner_mod = pytest.importorskip('cocotb_tools.runner')
-    runner = runner_mod.get_runner('ghdl')
-    build_dir = tmp_path / 'sim_build'
-    runner.build(
-        sources=[VHDL_DIR / f for f in files],
-        hdl_toplevel=toplevel,
-        parameters=generics,
-        build_args=['--std=08'],
-        build_dir=build_dir,
-        always=True,
-    )
-    try:
-        runner.test(
-            test_module=module,
-            hdl_toplevel=toplevel,
-            parameters=generics,
-            test_args=['--std=08'],
-            build_dir=build_dir,
-            extra_env={k: str(v) for k, v in env.items()},
-        )
-    except SystemExit as e:  # the runner exits on failing cocotb tests or a failed simulation
-        pytest.fail(f'cocotb {module} on {toplevel} {generics} failed (exit {e.code}); logs and results in {build_dir}')
-
-
-def _vhdl_generic(v) -> str:
-    return ('true' if v else 'false') if isinstance(v, bool) else str(v)
+    run_cocotb(tmp_path, toplevel, [VHDL_DIR / f for f in files], generics, module, env)
 
 
 # --- vs_mac_engine ---------------------------------------------------------------------------
@@ -103,5 +80,5 @@ def test_map(tmp_path, x_w, x_signed, shift, y_w, y_signed, rounding, saturation
     case = dict(generics, rounding=rounding, saturation=saturation, x_frac=x_frac, seed=7 * x_w + 3 * y_w + shift)
     _run(
         tmp_path, 'vs_map', ['vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_map.vhd'],
-        {k: _vhdl_generic(v) for k, v in generics.items()}, 'cocotb_map', {'MAP_CASE': json.dumps(case)},
+        generics, 'cocotb_map', {'MAP_CASE': json.dumps(case)},
     )  # fmt: skip
