@@ -27,7 +27,7 @@ test: setup
 	$(PY) -m pytest -q
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not long"
 
 test-long: setup
 	$(PY) -m pytest -q -m long
