@@ -140,3 +140,21 @@ def generic_map(**generics) -> str:
             value = vhdl_bool(value)
         items.append(f'{key} => {value}')
     return ', '.join(items)
+
+
+def table_reader_emit(unit, engine, rom: Rom) -> Emitted:
+    """The instance of a unit that reads its input buffer x and one table ROM (t_addr/t_data) and
+    writes y: vs_softmax, vs_layernorm."""
+    n = unit.name
+    unit.x.readers.append(f'{n}_x_addr')
+    rom_signals, rom_body = rom_instance(rom)
+    signals = [f'signal {n}_x_addr : std_logic_vector({unit.x.aw - 1} downto 0);', *rom_signals]
+    body = rom_body + f"""  {n}_{unit.label} : entity work.{unit.entity}
+    generic map ({generic_map(**unit.generics(engine))})
+    port map (
+      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
+      x_addr => {n}_x_addr, x_data => {unit.x.name}_rdata, t_addr => {rom.name}_addr, t_data => {rom.name}_data,
+      y_we => {unit.y.name}_we, y_addr => {unit.y.name}_waddr, y_data => {unit.y.name}_wdata
+    );
+"""
+    return Emitted(signals, body, [rom])

@@ -16,7 +16,7 @@ from ...errors import UnsupportedError
 from ...fixed import bits_for_range
 from ...integer_ops import LayerNormSpec, reference_layernorm, signed_type
 from .activation import cast_input
-from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance, vhdl_name
+from .base import Buffer, Emitted, Rom, pack_words, table_reader_emit, vhdl_name
 from .batchnorm import BatchNormUnit
 
 
@@ -73,19 +73,7 @@ class LayerNormUnit:
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n, rom = self.name, self.rom()
-        self.x.readers.append(f'{n}_x_addr')
-        rom_signals, rom_body = rom_instance(rom)
-        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals]
-        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generic_map(**self.generics(engine))})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, t_addr => {rom.name}_addr, t_data => {rom.name}_data,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted(signals, body, [rom])
+        return table_reader_emit(self, engine, self.rom())
 
 
 def _attr(layer, key: str) -> int:

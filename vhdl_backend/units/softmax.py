@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...fixed import requantize
 from ...integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
-from .base import Emitted, Rom, addr_width, generic_map, pack_words, rom_instance
+from .base import Emitted, Rom, addr_width, pack_words, table_reader_emit
 
 
 @dataclass
@@ -76,16 +76,4 @@ class SoftmaxUnit:
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n, rom = self.name, self.rom()
-        self.x.readers.append(f'{n}_x_addr')
-        rom_signals, rom_body = rom_instance(rom)
-        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals]
-        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generic_map(**self.generics(engine))})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, t_addr => {rom.name}_addr, t_data => {rom.name}_data,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted(signals, body, [rom])
+        return table_reader_emit(self, engine, self.rom())
