@@ -24,10 +24,12 @@ from qkeras.quantizers import get_quantizer
 
 from . import tf_integer as ti
 from .errors import UnsupportedError
-from .fixed import FixedType, requantize
-from .integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
+from .fixed import FixedType
+from .integer_ops import cast_sum, check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
 
-TYPE_PARAMS = ('input', 'proj', 'score', 'context', 'output')  # each a (bits, integer) pair
+# QMultiHeadSelfAttention's integer config keys besides num_heads, key_dim, the quantizers, scale_shift
+PARAM_KEYS = ('input_bits', 'input_integer', 'proj_bits', 'proj_integer', 'score_bits', 'score_integer', 'exp_bits',
+              'table_size', 'prob_bits', 'context_bits', 'context_integer', 'output_bits', 'output_integer')  # fmt: skip
 
 
 def quantizer_type(quantizer, what: str) -> FixedType:
@@ -63,12 +65,33 @@ class AttentionSpec:
         check_exp_table(self.score_type, self.exp_type, self.table_size, what)
 
 
+def default_scale_shift(key_dim: int) -> int:
+    """The power-of-2 shift that stands for 1/sqrt(key_dim)."""
+    return round(math.log2(key_dim) / 2)
+
+
+def attention_spec(num_heads: int, key_dim: int, scale_shift: int, kernel_quantizer, bias_quantizer, params: dict,
+                   what: str) -> AttentionSpec:  # fmt: skip
+    """The spec QMultiHeadSelfAttention's config declares (params: the *_bits, *_integer, table_size keys)."""
+    p = {k: int(v) for k, v in params.items()}
+    spec = AttentionSpec(
+        int(num_heads), int(key_dim), int(scale_shift),
+        in_type=signed_type(p['input_bits'], p['input_integer']),
+        w_type=quantizer_type(kernel_quantizer, f'{what} kernel'), b_type=quantizer_type(bias_quantizer, f'{what} bias'),
+        proj_type=signed_type(p['proj_bits'], p['proj_integer']),
+        score_type=signed_type(p['score_bits'], p['score_integer']),
+        exp_type=unsigned_unit_type(p['exp_bits']), table_size=p['table_size'],
+        prob_type=unsigned_unit_type(p['prob_bits']),
+        context_type=signed_type(p['context_bits'], p['context_integer']),
+        out_type=signed_type(p['output_bits'], p['output_integer']),
+    )  # fmt: skip
+    spec.check(what)
+    return spec
+
+
 def dense_codes(x, w, b, x_frac: int, w_type: FixedType, b_type: FixedType, out_type: FixedType, extra_shift=0):
     """cast(x w + b) on codes (NumPy): exact sum on the finer scale, one cast."""
-    prod_frac = x_frac + w_type.frac
-    frac = max(prod_frac, b_type.frac)
-    total = (np.matmul(x, w) << (frac - prod_frac)) + (np.asarray(b, np.int64) << (frac - b_type.frac))
-    return requantize(total, frac + extra_shift, out_type)
+    return cast_sum(np.matmul(x, w), x_frac + w_type.frac, b, b_type.frac, out_type, extra_shift)
 
 
 def reference_attention(xq, weights: dict, spec: AttentionSpec) -> np.ndarray:
@@ -90,11 +113,10 @@ def reference_attention(xq, weights: dict, spec: AttentionSpec) -> np.ndarray:
 
 
 def _dense_tf(x, w, b, x_frac, w_frac, b_frac, out_type, extra_shift=0):
-    """dense_codes in TensorFlow: float64 products of integers are exact below 2^53 (checked at build)."""
-    prod_frac = x_frac + w_frac
-    frac = max(prod_frac, b_frac)
+    """dense_codes in TensorFlow: float64 sums of integer products are exact below 2^53 (conversion
+    refuses accumulators wider than 48 bits)."""
     acc = tf.cast(tf.round(tf.matmul(tf.cast(x, tf.float64), tf.cast(w, tf.float64))), tf.int64)
-    return ti.requantize(acc * 2 ** (frac - prod_frac) + b * 2 ** (frac - b_frac), frac + extra_shift, out_type)
+    return ti.cast_sum(acc, x_frac + w_frac, b, b_frac, out_type, extra_shift)
 
 
 @tf.keras.utils.register_keras_serializable(package='vhdlspartan')
@@ -117,22 +139,10 @@ class QMultiHeadSelfAttention(tf.keras.layers.Layer):
                            proj_integer=proj_integer, score_bits=score_bits, score_integer=score_integer,
                            exp_bits=exp_bits, table_size=table_size, prob_bits=prob_bits, context_bits=context_bits,
                            context_integer=context_integer, output_bits=output_bits, output_integer=output_integer)  # fmt: skip
-        self.params = {k: int(v) for k, v in self.params.items()}
-        self.scale_shift = round(math.log2(self.key_dim) / 2) if scale_shift is None else int(scale_shift)
-        what = f'QMultiHeadSelfAttention {self.name!r}'
-        p = self.params
-        self.spec = AttentionSpec(
-            self.num_heads, self.key_dim, self.scale_shift,
-            in_type=signed_type(p['input_bits'], p['input_integer']),
-            w_type=quantizer_type(self.kernel_q, f'{what} kernel'), b_type=quantizer_type(self.bias_q, f'{what} bias'),
-            proj_type=signed_type(p['proj_bits'], p['proj_integer']),
-            score_type=signed_type(p['score_bits'], p['score_integer']),
-            exp_type=unsigned_unit_type(p['exp_bits']), table_size=p['table_size'],
-            prob_type=unsigned_unit_type(p['prob_bits']),
-            context_type=signed_type(p['context_bits'], p['context_integer']),
-            out_type=signed_type(p['output_bits'], p['output_integer']),
-        )  # fmt: skip
-        self.spec.check(what)
+        self.params = {k: int(v) for k, v in self.params.items()}  # the *_bits, *_integer and table_size keys
+        self.scale_shift = default_scale_shift(self.key_dim) if scale_shift is None else int(scale_shift)
+        self.spec = attention_spec(self.num_heads, self.key_dim, self.scale_shift, self.kernel_q, self.bias_q,
+                                   self.params, f'QMultiHeadSelfAttention {self.name!r}')  # fmt: skip
         self._table = tf.constant(exp_table(self.spec.score_type, self.spec.exp_type, self.spec.table_size), tf.int64)
 
     def build(self, input_shape):

@@ -63,6 +63,11 @@ class FixedType:
         kind = 'fixed' if self.signed else 'ufixed'
         return f'{kind}<{self.width},{self.integer},{self.rounding},{self.saturation}>'
 
+    def holds(self, other: FixedType) -> bool:
+        """Every value of `other` is a value of this type (same grid, range within), so a cast from
+        `other` to this type changes nothing."""
+        return other.frac == self.frac and self.min_int <= other.min_int and other.max_int <= self.max_int
+
     def to_float(self, q):
         return np.asarray(q, dtype=np.float64) * 2.0**-self.frac
 

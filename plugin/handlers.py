@@ -11,6 +11,8 @@ import numpy as np
 from hls4ml.model.layers import Layer
 from hls4ml.model.types import FixedPrecisionType, RoundingMode, SaturationMode
 
+from .errors import UnsupportedError
+
 SOFTMAX_PARAMS = ('input_bits', 'input_integer', 'exp_bits', 'table_size', 'output_bits')
 POSENC_PARAMS = ('input_bits', 'input_integer', 'pe_bits', 'pe_integer', 'output_bits', 'output_integer')
 LAYERNORM_PARAMS = ('input_bits', 'input_integer', 'table_bits', 'inv_bits', 'norm_bits', 'norm_integer', 'gamma_bits',
@@ -99,8 +101,6 @@ class VSMultiHeadAttention(Layer):
 
 def _one_input(keras_layer, input_names):
     """Self attention only: every input of the Keras call must be the same tensor."""
-    from .errors import UnsupportedError
-
     name, kinds = keras_layer['config']['name'], keras_layer['class_name']
     nodes = keras_layer.get('inbound_nodes') or [[]]
     kwargs = nodes[0][0][3] if nodes[0] and len(nodes[0][0]) > 3 and isinstance(nodes[0][0][3], dict) else {}
@@ -126,8 +126,6 @@ def parse_qmultihead_self_attention(keras_layer, input_names, input_shapes, data
 
 def parse_keras_multihead_attention(keras_layer, input_names, input_shapes, data_reader):
     """tf.keras MultiHeadAttention as self attention (post-training quantization)."""
-    from .errors import UnsupportedError
-
     cfg = keras_layer['config']
     what = f'layer {cfg["name"]!r} (MultiHeadAttention)'
     inputs = _one_input(keras_layer, input_names)

@@ -46,11 +46,16 @@ def exp_zero_index(input_type: FixedType, exp_type: FixedType) -> int:
     return k
 
 
+def min_exp_table_size(input_type: FixedType, exp_type: FixedType) -> int:
+    """The smallest exp table that reaches the first entry rounding to 0 (clamping to it is exact)."""
+    return exp_zero_index(input_type, exp_type) + 1
+
+
 def check_exp_table(input_type: FixedType, exp_type: FixedType, table_size: int, what: str) -> None:
     """The table must reach the index where exp rounds to 0, or clamping changes results."""
     if not 2 <= table_size <= MAX_TABLE_SIZE:
         raise UnsupportedError(f'{what}: table_size {table_size} is not valid; use 2..{MAX_TABLE_SIZE}')
-    needed = exp_zero_index(input_type, exp_type) + 1
+    needed = min_exp_table_size(input_type, exp_type)
     if table_size < needed:
         raise UnsupportedError(
             f'{what}: table_size {table_size} is too small for input {input_type} and exp {exp_type}: '
@@ -191,9 +196,14 @@ def reference_layernorm(q_in, spec: LayerNormSpec) -> np.ndarray:
     return requantize(p, spec.inv_frac + spec.e_max, spec.z_type)
 
 
+def cast_sum(acc, acc_frac: int, bias, b_frac: int, out_type: FixedType, extra_shift: int = 0):
+    """cast((acc + bias) * 2^-extra_shift): acc and bias (int codes at their fracs) added exactly on
+    the finer scale, one cast. Dense layers, matrix products and affine maps all end this way."""
+    frac = max(acc_frac, b_frac)
+    total = (np.asarray(acc, np.int64) << (frac - acc_frac)) + (np.asarray(bias, np.int64) << (frac - b_frac))
+    return requantize(total, frac + extra_shift, out_type)
+
+
 def reference_affine(z, z_frac: int, gamma, g_frac: int, beta, b_frac: int, out_type: FixedType):
     """cast(z * gamma + beta) per feature (last axis): the exact sum on a common scale, one cast."""
-    prod_frac = z_frac + g_frac
-    frac = max(prod_frac, b_frac)
-    total = ((np.asarray(z, np.int64) * gamma) << (frac - prod_frac)) + (np.asarray(beta, np.int64) << (frac - b_frac))
-    return requantize(total, frac, out_type)
+    return cast_sum(np.asarray(z, np.int64) * gamma, z_frac + g_frac, beta, b_frac, out_type)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
 from .errors import UnsupportedError
+from .integer_ops import min_exp_table_size, signed_type, unsigned_unit_type
 from .layers import (
     QFoldedBatchNorm,
     QGlobalAveragePooling1D,
@@ -85,10 +86,8 @@ def ts_transformer(window, n_features, d_model, num_heads, ffn_dim, num_layers, 
 
 
 def _table_size(bits: int, integer: int) -> int:
-    """The smallest exp table that reaches exp's last non-zero entry for scores of (bits, integer)."""
-    from .integer_ops import exp_zero_index, signed_type, unsigned_unit_type
-
-    return exp_zero_index(signed_type(bits, integer), unsigned_unit_type(bits)) + 1
+    """The smallest exp table for scores of (bits, integer) and exp entries of bits."""
+    return min_exp_table_size(signed_type(bits, integer), unsigned_unit_type(bits))
 
 
 def hls_config(model, lanes=1, dsp_lanes=None, input_bits=None, integer=3, **model_keys):

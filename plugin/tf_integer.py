@@ -78,9 +78,12 @@ def integer_layernorm(q, spec, table):
     return requantize(p, spec.inv_frac + spec.e_max, spec.z_type)
 
 
+def cast_sum(acc, acc_frac: int, bias, b_frac: int, out_type: FixedType, extra_shift: int = 0):
+    """integer_ops.cast_sum on int64 tensors."""
+    frac = max(acc_frac, b_frac)
+    return requantize(acc * 2 ** (frac - acc_frac) + bias * 2 ** (frac - b_frac), frac + extra_shift, out_type)
+
+
 def affine(z, z_frac: int, gamma, g_frac: int, beta, b_frac: int, out_type: FixedType):
     """reference_affine: cast(z * gamma + beta) on int64 codes."""
-    prod_frac = z_frac + g_frac
-    frac = max(prod_frac, b_frac)
-    total = z * gamma * 2 ** (frac - prod_frac) + beta * 2 ** (frac - b_frac)
-    return requantize(total, frac, out_type)
+    return cast_sum(z * gamma, z_frac + g_frac, beta, b_frac, out_type)

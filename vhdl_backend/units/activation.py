@@ -74,8 +74,7 @@ def cast_input(design, layer, in_type, tag: str = 'in'):
     as its Keras forward pass does; when the incoming tensor is already on in_type's grid
     and range the cast is the identity and no unit is made."""
     x = design.input_buffer(layer)
-    xt = x.type
-    if xt.frac == in_type.frac and in_type.min_int <= xt.min_int and xt.max_int <= in_type.max_int:
+    if in_type.holds(x.type):
         return [], x
     buf = Buffer(design._unique(f't_{vhdl_name(layer.name)}_{tag}'), x.depth, in_type, design.storage(layer, 'result', 0))
     design.buffers[f'{layer.outputs[0]}:{tag}'] = buf

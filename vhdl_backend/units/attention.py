@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from ...attention import AttentionSpec
+from ...attention import PARAM_KEYS, AttentionSpec, attention_spec, default_scale_shift
 from ...errors import UnsupportedError
 from ...fixed import FixedType, fixed_type_from_hls4ml
-from ...integer_ops import signed_type, unsigned_unit_type
+from ...integer_ops import min_exp_table_size, signed_type, unsigned_unit_type
 from .activation import cast_input
 from .base import BANK_BY_COLUMN, BANK_BY_ROW, Buffer, vhdl_name
 from .dense import DenseUnit, MatMulUnit, lanes_for_reuse
@@ -55,27 +55,20 @@ def ptq_spec(layer) -> AttentionSpec:
     score_t = signed_type(t['score'].width, t['score'].integer - 1) if t['score'].signed else None
     if score_t is None:
         raise UnsupportedError(f'{what}: score precision {t["score"]} must be signed')
-    table = int(layer.get_attr('table_size', 0)) or _smallest_table(score_t, exp_t)
+    table = int(layer.get_attr('table_size', 0)) or min_exp_table_size(score_t, exp_t)
     spec = AttentionSpec(layer.get_attr('num_heads'), layer.get_attr('key_dim'),
-                         round(math.log2(layer.get_attr('key_dim')) / 2), t['input'], t['weight'], t['bias'],
+                         default_scale_shift(layer.get_attr('key_dim')), t['input'], t['weight'], t['bias'],
                          t['proj'], score_t, exp_t, table, prob_t, t['context'], t['result'])  # fmt: skip
     spec.check(what)
     return spec
 
 
-def _smallest_table(score_t, exp_t) -> int:
-    from ...integer_ops import exp_zero_index
-
-    return exp_zero_index(score_t, exp_t) + 1
-
-
 def qkeras_spec(layer) -> AttentionSpec:
-    """The integer types QMultiHeadSelfAttention declared (its Keras config, kept as attributes)."""
-    from ...attention import QMultiHeadSelfAttention
-
-    keras_cfg = dict(layer.get_attr('keras_config'))
-    keras_cfg.pop('name', None)
-    return QMultiHeadSelfAttention(**{k: v for k, v in keras_cfg.items() if k not in ('trainable', 'dtype')}).spec
+    """The integer types QMultiHeadSelfAttention declared (its Keras config, kept as an attribute)."""
+    cfg = layer.get_attr('keras_config')
+    params = {k: cfg[k] for k in PARAM_KEYS}
+    return attention_spec(cfg['num_heads'], cfg['key_dim'], cfg['scale_shift'], cfg['kernel_quantizer'],
+                          cfg['bias_quantizer'], params, f'layer {layer.name!r} (QMultiHeadSelfAttention)')  # fmt: skip
 
 
 def lower_attention(layer, design) -> list:

@@ -15,7 +15,8 @@ from functools import cached_property
 import numpy as np
 
 from ...errors import UnsupportedError
-from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
+from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml
+from ...integer_ops import cast_sum
 from .base import BANK_BY_COLUMN, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 
 ENGINE_DRAIN_CYCLES = 4  # engine input register, product, accumulator, acc_valid seen
@@ -68,8 +69,7 @@ class EngineJob:
 
     def cast(self, acc, bias):
         """The result codes of exact sums acc (at prod_frac) and bias codes (at b_type.frac)."""
-        total = (acc << (self.sum_frac - self.prod_frac)) + (bias << (self.sum_frac - self.b_type.frac))
-        return requantize(total, self.sum_frac + self.out_shift_extra, self.y.type)
+        return cast_sum(acc, self.prod_frac, bias, self.b_type.frac, self.y.type, self.out_shift_extra)
 
     # -- schedule ----------------------------------------------------------------------
     @property
@@ -283,9 +283,6 @@ class MatMulUnit(EngineJob):
 
     def geometry(self) -> dict:
         return dict(self.strides)
-
-    def result_geometry(self) -> dict:
-        return dict(Y_MODE=0, Y_BANKS=1)
 
     def operand_widths(self):
         return self.w.aw, 1, 1

@@ -34,7 +34,7 @@ class LayerNormUnit:
 
     def __post_init__(self):
         xt, it = self.x.type, self.spec.in_type
-        if xt.frac != it.frac or xt.min_int < it.min_int or xt.max_int > it.max_int:
+        if not it.holds(xt):
             raise UnsupportedError(f'layer {self.layer_name!r} (QLayerNormalization): input buffer type {xt} is not '
                                    f'within the layer input type {it}')  # fmt: skip
         if self.rows * self.spec.n != self.x.depth or self.y.depth != self.x.depth:
