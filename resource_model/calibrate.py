@@ -1,17 +1,21 @@
 """Calibrate the resource model against real synthesis (GHDL + Yosys), or Vivado reports.
 
-    python -m vhdlspartan.resource_model.calibrate --designs 80        # sweep + fit, writes coefficients.json
-    python -m vhdlspartan.resource_model.calibrate --records r.jsonl   # refit from a saved sweep
+    python -m vhdlspartan.resource_model.calibrate --designs 80   # sweep 80 more designs + refit coefficients.json
+    python -m vhdlspartan.resource_model.calibrate --designs 0    # refit from the recorded designs only
     python -m vhdlspartan.resource_model.calibrate --vivado DIR ...    # fit from Vivado utilization reports
 
 The sweep draws random designs (layer types, sizes, bitwidths, rounding, storage kinds, lane
 counts), converts each through hls4ml, synthesizes it, and records every component's cells
-(its instance and everything below it). `fit` turns the records into coefficients.
+(its instance and everything below it), appended to calibration_records.jsonl. Each record
+carries a digest of its component's source; `fit` uses the records whose digest matches today's
+sources, so a changed VHDL entity is refitted from designs synthesized since the change.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import json
 import os
 import re
@@ -36,8 +40,12 @@ def _precision(rng, signed=True, lo=4, hi=14):
 
 
 def random_model(rng):
-    """A random Keras model of the layer kinds the backend supports, and its hls4ml config."""
+    """A random Keras model of the layer kinds the backend supports, and its hls4ml config:
+    about a third are Transformer encoders (attention, softmax, layer or batch norm, positional
+    encoding, pooling), the rest stacks of Dense, activations, residual adds and BatchNorm."""
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    if rng.random() < TRANSFORMER_SHARE:
+        return random_transformer(rng)
     import hls4ml
     import tensorflow as tf
 
@@ -81,6 +89,82 @@ def random_model(rng):
     return model, cfg
 
 
+TRANSFORMER_SHARE = 0.35
+
+
+def random_transformer(rng):
+    """A small random ts_transformer (random widths, per-part bits, norm kind, lanes, storage)."""
+    from ..layers import QFoldedBatchNorm
+    from ..models import BITS_KEYS, hls_config, ts_transformer
+
+    d_model = int(rng.choice([4, 8, 8, 16, 16, 24]))
+    heads = int(rng.choice([h for h in (1, 2, 4) if d_model % h == 0 and d_model // h >= 2]))
+    bits = {k: int(rng.integers(4, 9)) for k in BITS_KEYS}
+    model = ts_transformer(int(rng.choice([4, 6, 8, 12])), int(rng.integers(1, 4)), d_model, heads,
+                           int(rng.choice([1, 2, 4])) * d_model, 1, bits=bits, norm=str(rng.choice(['batch', 'layer'])),
+                           integer=int(rng.integers(2, 4)))  # fmt: skip
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            new = [rng.normal(size=w.shape) * 0.4 for w in weights]
+            if isinstance(layer, QFoldedBatchNorm):
+                new[-1] = np.abs(new[-1]) + 0.5  # a variance
+            layer.set_weights(new)
+    lanes = int(rng.choice([1, 2, 3, 4, 8, 16]))
+    cfg = hls_config(model, lanes=lanes, dsp_lanes=int(rng.integers(0, lanes + 1)),
+                     integer=model.get_layer('q_in').quantizer.integer,
+                     Storage=str(rng.choice(['bram', 'lutram', 'auto'])))  # fmt: skip
+    for layer_cfg in cfg['LayerName'].values():
+        if rng.random() < 0.2:
+            layer_cfg['Storage'] = str(rng.choice(['bram', 'lutram']))
+    return model, cfg
+
+
+VHDL_DIR = Path(__file__).resolve().parents[1] / 'vhdl_backend' / 'vhdl'
+
+
+def _vhdl_closure(entity: str, seen: set) -> list:
+    """The entity's VHDL file and those of every entity it instantiates."""
+    path = VHDL_DIR / f'{entity}.vhd'
+    if entity in seen or not path.exists():
+        return []
+    seen.add(entity)
+    text = path.read_text()
+    return [text] + [t for sub in sorted(set(re.findall(r'entity\s+work\.(\w+)', text))) for t in _vhdl_closure(sub, seen)]
+
+
+def source_hash(kind: str) -> str:
+    """A digest of the source a component kind's cells come from (its VHDL and what it
+    instantiates, with the fixed-point package; the generator for ROMs and top-level glue).
+    Records whose digest differs from today's describe hardware that has since changed."""
+    from ..vhdl_backend import top
+
+    entity = {'ram': 'vs_ram', 'engine': 'vs_mac_engine', 'lane': 'vs_mac_lane'}.get(kind, kind)
+    texts = _vhdl_closure(entity, set()) + _vhdl_closure('vs_fixed_pkg', set())
+    if kind == 'rom':
+        texts.append(inspect.getsource(top.rom_vhdl))
+    if kind == 'glue':
+        texts += [inspect.getsource(top.top_vhdl), inspect.getsource(top.buffer_vhdl)]
+    return hashlib.sha256('\n'.join(texts).encode()).hexdigest()[:16]
+
+
+def current_records(designs: list) -> list:
+    """Component records of the designs whose source digest matches today's sources."""
+    today, kept, dropped = {}, [], {}
+    for d in designs:
+        for rec in d['records']:
+            kind = rec['kind']
+            if kind not in today:
+                today[kind] = source_hash(kind)
+            if rec.get('source') == today[kind]:
+                kept.append(rec)
+            else:
+                dropped[kind] = dropped.get(kind, 0) + 1
+    for kind, n in sorted(dropped.items()):
+        print(f'{n} records of {kind} left out: its source changed since they were synthesized', file=sys.stderr)
+    return kept
+
+
 def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
     """Convert and synthesize one random design; its components with their synthesized cells,
     the estimate's totals, and (with ``simulate``) the latency GHDL measures."""
@@ -115,10 +199,13 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
             p = comp.params
             measured = resources_of(cells[f'vs_mac_lane_{p["A_W"]}_{p["B_W"]}_{p["ACC_W"]}_{p["DSP"]}'])
             measured = {k: v * comp.count if isinstance(v, int) else v for k, v in measured.items()}
+        elif comp.kind == 'ram' and comp.count > 1:  # a banked buffer: one memory per bank
+            banks = [resources_of(cells[mods[f'{comp.label}_{k}']]) for k in range(comp.count)]
+            measured = {r: sum(b[r] for b in banks) for r in RESULT_RESOURCES}
         else:
             measured = resources_of(cells[mods[comp.label]])
         records.append({'kind': comp.kind, 'params': comp.params, 'count': comp.count,
-                        'cells': {r: measured[r] for r in RESULT_RESOURCES}})  # fmt: skip
+                        'cells': {r: measured[r] for r in RESULT_RESOURCES}, 'source': source_hash(comp.kind)})  # fmt: skip
     total = {r: report['synth'][r] for r in RESULT_RESOURCES}
     result = {'seed': seed, 'records': records, 'total': total, 'estimate': report['synth']['estimate'],
               'cycles_estimated': report['cycles_estimated']}  # fmt: skip
@@ -214,15 +301,22 @@ def tool_versions() -> dict:
     return {'ghdl': ghdl_v, 'yosys': yosys_v}
 
 
+RECORDS = Path(__file__).with_name('calibration_records.jsonl')
+
+
+def load_designs(path: Path) -> list:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 def main(argv=None):
     from .estimate import COEFFICIENTS, fit
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--designs', type=int, default=80, help='random designs to synthesize')
-    ap.add_argument('--seed', type=int, default=1000, help='seed of the first design')
+    ap.add_argument('--designs', type=int, default=80, help='new random designs to synthesize (0: refit only)')
+    ap.add_argument('--seed', type=int, help='seed of the first new design (default: after the recorded ones)')
     ap.add_argument('--jobs', type=int, default=2)
-    ap.add_argument('--records', type=Path, help='refit from these saved records instead of sweeping')
-    ap.add_argument('--save-records', type=Path, help='write the sweep records here (JSON lines)')
+    ap.add_argument('--records', type=Path, default=RECORDS,
+                    help='JSON-lines records: new designs are appended, the fit uses every current one')
     ap.add_argument('--vivado', type=Path, nargs='+', help='project folders with Vivado hierarchical reports')
     ap.add_argument('--out', type=Path, default=COEFFICIENTS)
     args = ap.parse_args(argv)
@@ -234,14 +328,15 @@ def main(argv=None):
         out.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
         print(f'wrote {out} from {len(args.vivado)} Vivado reports; use it with VHDLSPARTAN_COEFFICIENTS={out}')
         return
-    if args.records:
-        designs = [json.loads(line) for line in args.records.read_text().splitlines() if line.strip()]
-    else:
-        designs = sweep(args.designs, args.seed, args.jobs, args.save_records)
-    coeffs = fit([r for d in designs for r in d['records']])
-    coeffs['_source'] = {'designs': len(designs), 'tools': tool_versions(), 'synthesis': 'GHDL --synth + Yosys synth_xilinx -family xc7'}
+    if args.designs:
+        seed = args.seed if args.seed is not None else max((d['seed'] for d in load_designs(args.records)), default=999) + 1
+        sweep(args.designs, seed, args.jobs, args.records)
+    designs = load_designs(args.records)
+    coeffs = fit(current_records(designs))
+    coeffs['_source'] = {'designs': len(designs), 'tools': tool_versions(),
+                         'synthesis': 'GHDL --synth + Yosys synth_xilinx -family xc7'}  # fmt: skip
     args.out.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
-    print(f'wrote {args.out} from {len(designs)} designs')
+    print(f'wrote {args.out} from the current records of {len(designs)} designs in {args.records}')
 
 
 if __name__ == '__main__':

@@ -81,6 +81,11 @@ def affine_dsps(p) -> int:
     return multiplier_dsps(a_w, b_w, used)
 
 
+def layernorm_operand_widths(p) -> tuple:
+    """vs_layernorm's one multiplier: D x max(D, inv + 1), both signed (see its VHDL)."""
+    return p['D_W'], max(p['D_W'], p['INV_W'] + 1)
+
+
 def requant_features(in_w: int, shift: int, p: dict) -> dict:
     """Cost drivers of a cast (vs_requant): the rounding adder and the saturation compare."""
     q_w = in_w - max(shift, 0)
@@ -146,11 +151,18 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'vs_gavg':
         return {'one': 1, 'num_w': p['NUM_W'], 'den_w': p['DEN_W'], 'y_w': p['Y_W'], 'x_w': p['X_W'],
                 'aw': p['AW'] + p['YAW'], 'counters': bits(p['T']) + bits(p['C']) + bits(p['NUM_W'])}  # fmt: skip
-    if kind == 'vs_softmax':  # not in the calibration sweep yet: no coefficients, LUT/FF read as 0
-        return {'one': 1, 'num_w': p['NUM_W'], 'sum_w': p['SUM_W'], 'in_w': p['IN_W'], 'x_w': p['X_W'],
-                'aw': p['AW'] + p['TA_W'], 'out_w': p['OUT_W']}  # fmt: skip
-    if kind in ('vs_layernorm',):  # not in the calibration sweep yet: no coefficients, LUT/FF read as 0
-        return {'one': 1}
+    if kind == 'vs_softmax':
+        divs = p.get('DIVS', 1)
+        return {'one': 1, 'in_w': p['IN_W'], 'x_w': p['X_W'], 'sum_w': p['SUM_W'], 'out_w': p['OUT_W'],
+                'aw': p['AW'] + p['TA_W'], 'counters': bits(p['ROWS']) + bits(p['N']) + bits(p['NUM_W']),
+                'dividers': divs, 'divider_bits': divs * (p['NUM_W'] + p['SUM_W'] + p['OUT_W']),
+                'divider_mux': p['OUT_W'] * mux_luts(divs)}  # fmt: skip
+    if kind == 'vs_layernorm':
+        m_w = layernorm_operand_widths(p)
+        return {'one': 1, 'x_w': p['X_W'], 's_w': p['S_W'], 'd_w': p['D_W'], 'v_w': p['V_W'], 'p_w': p['P_W'],
+                'z_w': p['Z_W'], 'inv_w': p['INV_W'], 'aw': p['AW'], 'n_bits': bits(p['N']) * p['X_W'],
+                'shifter': (p['P_W'] + max(p['V_W'], p['TB'])) * bits(p['E_MAX'] - p['E_MIN']),
+                'lut_mult': 0 if multiplier_dsps(*m_w) else m_w[0] * m_w[1]}  # fmt: skip
     if kind == 'engine':
         return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W']}
     if kind == 'lane':
@@ -186,6 +198,8 @@ def rule_resources(kind: str, p: dict) -> dict:
         out['DSP'] = multiplier_dsps(p['A_W'], p['B_W'])
     if kind == 'vs_affine':
         out['DSP'] = affine_dsps(p)
+    if kind == 'vs_layernorm':
+        out['DSP'] = multiplier_dsps(*layernorm_operand_widths(p))
     return out
 
 

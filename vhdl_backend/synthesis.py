@@ -43,9 +43,9 @@ def instance_modules(netlist: str, top: str) -> dict:
 def yosys_script(design, netlist: str) -> str:
     mods = instance_modules(netlist, design.project)
     lines = ['read_verilog top.v', f'hierarchy -top {design.project}']
-    for buf in design.all_buffers:
-        mod = mods.get(f'{buf.name}_ram')
-        if mod:
+    for buf in design.all_buffers:  # a banked buffer's memories are {name}_ram_0, _1, ...
+        labels = [f'{buf.name}_ram'] if buf.banks == 1 else [f'{buf.name}_ram_{k}' for k in range(buf.banks)]
+        for mod in sorted({mods[label] for label in labels if label in mods}):
             lines.append(f'setattr -set ram_style "{vhdl_style(buf.storage)}" {mod}/m:*')
     for rom_mod, storage in design_rom_styles(design).items():
         # Yosys maps a ROM to LUTs with 'logic' (Vivado's 'distributed' means the same for a ROM)

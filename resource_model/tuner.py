@@ -1,0 +1,456 @@
+"""Resource-aware precision tuner: per-layer bitwidths, buffer storage and engine lanes that fit
+a part with the least accuracy lost and the lowest latency.
+
+    result = tune(model, (x_train, y_train, x_val, y_val), part='xc7s15')
+    result.config        # hls4ml config: per-layer Precision (from the tuned quantizers), Storage, Lanes
+    result.model         # the fine-tuned Keras model
+    result.front         # Pareto front rows (predicted validation loss against LUTs / cycles)
+
+How it works:
+1. Sensitivity: the validation loss when one group of layers alone is quantized to each candidate
+   bitwidth (the others as trained); a candidate's predicted loss is the baseline plus the sum
+   of its groups' increases.
+2. Search (Optuna): each trial picks bits per group, lanes, the DSP share of the lanes and the
+   storage kind; the resource model says whether it fits (with the margin) and how many cycles
+   it takes, before any training. Objectives: predicted loss and cycles; constraints: fit and
+   latency target. Trials live in an Optuna storage (SQLite file by default, or any database
+   URL: several workers then share one study), so an interrupted study resumes.
+3. Fine-tuning: the best few feasible candidates are trained briefly with their quantizers
+   (quantization-aware) and the one with the lowest validation loss is returned.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from .bits import quantized_layers, with_bits
+from .devices import get_device
+from .estimate import estimate
+
+DEFAULT_BITS = (4, 5, 6, 7, 8)
+DEFAULT_LANES = (1, 2, 4, 8, 12, 16)
+DEFAULT_DSP_SHARE = (1.0, 0.5, 0.0)
+STORAGE_KINDS = ('auto', 'bram', 'lutram')
+CHECKED = ('LUT', 'FF', 'BRAM18', 'DSP')  # what must fit (LUTRAM is part of LUT)
+
+
+class TuneError(UnsupportedError):
+    """The tuner cannot find what was asked (e.g. nothing fits the budget)."""
+
+
+@dataclass
+class TuneSpace:
+    """Candidates the search draws from."""
+
+    bits: tuple = DEFAULT_BITS
+    lanes: tuple = DEFAULT_LANES
+    dsp_share: tuple = DEFAULT_DSP_SHARE  # fraction of the lanes that multiply in DSP48E1s
+    storage: tuple = ('auto',)
+
+    def __post_init__(self):
+        self.bits = tuple(sorted({int(b) for b in self.bits}))
+        self.lanes = tuple(sorted({int(n) for n in self.lanes}))
+        self.dsp_share = tuple(sorted({float(s) for s in self.dsp_share}, reverse=True))
+        self.storage = tuple(self.storage)
+        if not self.bits or min(self.bits) < 2 or max(self.bits) > 16:
+            raise TuneError(f'candidate bits {self.bits}: use widths in 2..16')
+        if not self.lanes or min(self.lanes) < 1:
+            raise TuneError(f'candidate lanes {self.lanes}: use integers >= 1')
+        if not self.dsp_share or not all(0 <= s <= 1 for s in self.dsp_share):
+            raise TuneError(f'candidate dsp_share {self.dsp_share}: use fractions in 0..1')
+        bad = [s for s in self.storage if s not in STORAGE_KINDS]
+        if not self.storage or bad:
+            raise TuneError(f'candidate storage {bad or self.storage}: use {STORAGE_KINDS}')
+
+
+def transformer_groups(model) -> dict:
+    """Layer groups of a vhdlspartan.models.ts_transformer, named like its `bits` keys."""
+    patterns = (('input', r'q_in$'), ('embed', r'embed(_q)?$'), ('posenc', r'posenc$'), ('attention', r'att\d+$'),
+                ('norm', r'(att|ffn)\d+_norm$'), ('ffn', r'ffn\d+_(up|relu|down|q)$'), ('pool', r'pool$'),
+                ('head', r'(head|out)$'))  # fmt: skip
+    groups = {}
+    for name in quantized_layers(model):
+        key = next((g for g, p in patterns if re.match(p, name)), None)
+        if key is None:
+            return {}
+        groups.setdefault(key, []).append(name)
+    return groups
+
+
+def default_groups(model) -> dict:
+    """ts_transformer groups when the model is one, else one group per quantized layer."""
+    return transformer_groups(model) or {name: [name] for name in quantized_layers(model)}
+
+
+def default_hls_config(model) -> dict:
+    """hls4ml config of a candidate: models.hls_config for a ts_transformer (input type from
+    its input quantizer, exact residual sums), else hls4ml's per-layer config."""
+    if 'q_in' in {layer.name for layer in model.layers}:
+        from ..models import hls_config
+
+        q = model.get_layer('q_in').quantizer
+        return hls_config(model, integer=int(q.integer))
+    import hls4ml
+
+    return hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+
+
+def mse(y_true, y_pred) -> float:
+    return float(np.mean((np.asarray(y_pred, np.float64).reshape(len(y_true), -1)
+                          - np.asarray(y_true, np.float64).reshape(len(y_true), -1)) ** 2))  # fmt: skip
+
+
+@dataclass
+class Candidate:
+    bits: dict  # group -> bits
+    lanes: int
+    dsp_lanes: int
+    storage: str
+
+
+@dataclass
+class HardwareCost:
+    totals: dict
+    utilization: dict
+    cycles: int
+    macs: int
+    binding: str
+    fits: bool
+    seconds: float
+
+
+class HardwareModel:
+    """Resource-model checks of candidates: convert in memory (nothing written) and estimate.
+    Results are cached, so a candidate seen twice costs nothing."""
+
+    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None, clock_ns=10.0):
+        self.model, self.groups, self.part, self.margin = model, groups, part, float(margin)
+        self.hls_config_fn = hls_config_fn or default_hls_config
+        self.clock_ns = clock_ns
+        self.capacity = get_device(part)  # also validates the part
+        self._cache = {}
+
+    def layer_bits(self, group_bits: dict) -> dict:
+        return {layer: int(group_bits[g]) for g, layers in self.groups.items() for layer in layers}
+
+    def keras_model(self, group_bits: dict):
+        return with_bits(self.model, self.layer_bits(group_bits))
+
+    def hls_config(self, keras_model, cand: Candidate) -> dict:
+        cfg = self.hls_config_fn(keras_model)
+        cfg.setdefault('Model', {}).update(Lanes=cand.lanes, DSPLanes=cand.dsp_lanes, Storage=cand.storage)
+        return cfg
+
+    def cost(self, cand: Candidate) -> HardwareCost:
+        key = (tuple(sorted(cand.bits.items())), cand.lanes, cand.dsp_lanes, cand.storage)
+        if key not in self._cache:
+            import hls4ml
+
+            t0 = time.perf_counter()
+            km = self.keras_model(cand.bits)
+            with tempfile.TemporaryDirectory() as tmp:
+                hm = hls4ml.converters.convert_from_keras_model(km, hls_config=self.hls_config(km, cand),
+                                                                backend='VHDLSpartan', output_dir=tmp, part=self.part)  # fmt: skip
+            est = estimate(hm, self.part)
+            util = {r: est.total[r] / est.capacity[r] for r in CHECKED}
+            fits = all(u <= 1.0 - self.margin for u in util.values())
+            self._cache[key] = HardwareCost({r: int(est.total[r]) for r in est.total}, util, est.cycles, est.macs,
+                                            max(util, key=util.get), fits, time.perf_counter() - t0)  # fmt: skip
+        return self._cache[key]
+
+
+def sensitivity(model, groups, bits, x_val, y_val, loss=mse) -> tuple:
+    """(baseline loss, {group: {bits: loss increase}}): each group alone at each width."""
+    baseline = loss(y_val, model.predict(x_val, verbose=0))
+    current = quantized_layers(model)
+    table = {}
+    for g, layers in groups.items():
+        table[g] = {}
+        for b in bits:
+            if all(current[layer] == b for layer in layers):
+                table[g][b] = 0.0
+                continue
+            m = with_bits(model, {layer: b for layer in layers})
+            table[g][b] = loss(y_val, m.predict(x_val, verbose=0)) - baseline
+    return baseline, table
+
+
+def predicted_loss(baseline, table, group_bits) -> float:
+    return baseline + sum(table[g][int(b)] for g, b in group_bits.items())
+
+
+def pareto(rows: list, x: str, y: str = 'predicted_loss') -> list:
+    """Rows not dominated in (x, y), both minimized, sorted by x."""
+    front, best = [], math.inf
+    for row in sorted(rows, key=lambda r: (r[x], r[y])):
+        if row[y] < best:
+            front.append(row)
+            best = row[y]
+    return front
+
+
+@dataclass
+class TuneResult:
+    config: dict
+    model: object
+    bits: dict  # group -> bits
+    layer_bits: dict  # layer -> bits
+    candidate: Candidate
+    cost: HardwareCost
+    val_loss: float
+    baseline_loss: float
+    rows: list  # every feasible trial
+    front_lut: list
+    front_cycles: list
+    finetuned: list = field(default_factory=list)  # rows of the fine-tuned candidates
+    files: dict = field(default_factory=dict)
+
+    def table(self, rows=None) -> str:
+        rows = self.front_lut if rows is None else rows
+        groups = list(self.bits)
+        head = ['pred. loss', 'LUT', 'FF', 'BRAM18', 'DSP', 'cycles', 'lanes', 'dsp', 'storage', *groups]
+        lines = [' '.join(f'{h:>10}' for h in head)]
+        for r in rows:
+            cells = [f'{r["predicted_loss"]:.5f}', r['LUT'], r['FF'], r['BRAM18'], r['DSP'], r['cycles'], r['lanes'],
+                     r['dsp_lanes'], r['storage'], *[r['bits'][g] for g in groups]]  # fmt: skip
+            lines.append(' '.join(f'{c:>10}' for c in cells))
+        return '\n'.join(lines)
+
+
+def _row(cand: Candidate, cost: HardwareCost, pred: float, number: int) -> dict:
+    return {'trial': number, 'predicted_loss': pred, 'bits': dict(cand.bits), 'lanes': cand.lanes,
+            'dsp_lanes': cand.dsp_lanes, 'storage': cand.storage, 'cycles': cost.cycles, 'macs': cost.macs,
+            'binding': cost.binding, **{r: cost.totals[r] for r in ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP')}}  # fmt: skip
+
+
+def smallest_candidate(groups, space: TuneSpace) -> Candidate:
+    return Candidate({g: min(space.bits) for g in groups}, min(space.lanes), 0, space.storage[0])
+
+
+def _max_cycles(latency_cycles, inferences_per_s, clock_ns) -> float:
+    limits = [math.inf]
+    if latency_cycles:
+        limits.append(float(latency_cycles))
+    if inferences_per_s:
+        limits.append(1e9 / (clock_ns * float(inferences_per_s)))
+    return min(limits)
+
+
+def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, groups: dict | None = None,
+         latency_cycles: int | None = None, inferences_per_s: float | None = None, margin: float = 0.0,
+         trials: int = 60, finetune_top: int = 3, finetune_epochs: int = 2, batch_size: int = 64,
+         learning_rate: float = 1e-3, storage: str | None = None, study_name: str = 'vhdlspartan-tune',
+         hls_config_fn=None, out_dir: str | Path | None = None, seed: int = 0, progress: bool = True,
+         clock_ns: float = 10.0, loss=mse) -> TuneResult:  # fmt: skip
+    """Find per-group bits, lanes, DSP share and storage that fit `part` with the least predicted
+    validation loss (and, among equals, the fewest cycles); fine-tune the best `finetune_top`.
+
+    data: (x_train, y_train, x_val, y_val). storage: an Optuna storage URL (default: a SQLite
+    file in out_dir, or in memory without out_dir); a study of the same name resumes there.
+    """
+    import optuna
+
+    space = space or TuneSpace()
+    groups = groups or default_groups(model)
+    if not groups:
+        raise TuneError(f'model {model.name!r} has no quantized layers to tune')
+    x_train, y_train, x_val, y_val = data
+    max_cycles = _max_cycles(latency_cycles, inferences_per_s, clock_ns)
+    if not 0 <= margin < 1:
+        raise TuneError(f'margin {margin}: use a fraction in [0, 1)')
+    hw = HardwareModel(model, groups, part, margin, hls_config_fn, clock_ns)
+    out = Path(out_dir) if out_dir else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+
+    _check_budget(hw, groups, space, max_cycles)
+
+    if storage is None and out:
+        storage = f'sqlite:///{(out / "study.db").resolve()}'
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=_constraints)
+    study = optuna.create_study(study_name=study_name, storage=storage, directions=['minimize', 'minimize'],
+                                sampler=sampler, load_if_exists=True)  # fmt: skip
+    baseline, table = _study_sensitivity(study, model, groups, space, x_val, y_val, loss)
+
+    def objective(trial):
+        cand = Candidate({g: trial.suggest_categorical(f'bits_{g}', list(space.bits)) for g in groups},
+                         trial.suggest_categorical('lanes', list(space.lanes)), 0,
+                         trial.suggest_categorical('storage', list(space.storage)))  # fmt: skip
+        share = trial.suggest_categorical('dsp_share', list(space.dsp_share))
+        cand.dsp_lanes = round(share * cand.lanes)
+        cost = hw.cost(cand)
+        pred = predicted_loss(baseline, table, cand.bits)
+        over = max(u - (1.0 - margin) for u in cost.utilization.values())
+        late = cost.cycles / max_cycles - 1.0 if math.isfinite(max_cycles) else -1.0
+        trial.set_user_attr('constraints', [over, late])
+        trial.set_user_attr('row', _row(cand, cost, pred, trial.number))
+        return pred, cost.cycles
+
+    finished = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+    if finished == 0:  # start from the uniform designs at the largest lane count that fits each
+        for b in sorted(space.bits, reverse=True):
+            study.enqueue_trial({**{f'bits_{g}': b for g in groups}, 'lanes': max(space.lanes),
+                                 'storage': space.storage[0], 'dsp_share': space.dsp_share[0]})  # fmt: skip
+    todo = max(0, trials - finished)
+    bar = _progress(todo, progress)
+    study.optimize(objective, n_trials=todo, callbacks=[bar] if bar else [], gc_after_trial=False)
+    if bar:
+        bar.close()
+
+    rows = [t.user_attrs['row'] for t in study.trials
+            if t.state == optuna.trial.TrialState.COMPLETE and max(t.user_attrs['constraints']) <= 0]  # fmt: skip
+    if not rows:
+        raise TuneError(f'none of {len(study.trials)} trials fits {part} within the margin and latency target; '
+                        f'try more trials, more lanes or a looser latency target')  # fmt: skip
+    best_rows = _distinct_best(rows, finetune_top)
+    finetuned = []
+    for row in best_rows:
+        km = hw.keras_model(row['bits'])
+        val = _finetune(km, x_train, y_train, x_val, y_val, finetune_epochs, batch_size, learning_rate, loss, seed)
+        finetuned.append({**row, 'val_loss': val, 'model': km})
+    chosen = min(finetuned, key=lambda r: (r['val_loss'], r['cycles']))
+    cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'])
+    result = TuneResult(
+        config=_final_config(hw, chosen['model'], cand), model=chosen['model'], bits=dict(cand.bits),
+        layer_bits=hw.layer_bits(cand.bits), candidate=cand, cost=hw.cost(cand), val_loss=chosen['val_loss'],
+        baseline_loss=baseline, rows=rows, front_lut=pareto(rows, 'LUT'), front_cycles=pareto(rows, 'cycles'),
+        finetuned=[{k: v for k, v in r.items() if k != 'model'} for r in finetuned],
+    )  # fmt: skip
+    if out:
+        result.files = write_outputs(result, out)
+    return result
+
+
+def _constraints(trial):
+    return trial.user_attrs.get('constraints', [1.0, 1.0])
+
+
+def _study_sensitivity(study, model, groups, space, x_val, y_val, loss):
+    """Sensitivities are measured once per study and kept in it, so every worker uses the same."""
+    saved = study.user_attrs.get('sensitivity')
+    if saved and set(saved['table']) == set(groups) and all(str(b) in saved['table'][g] for g in groups
+                                                             for b in space.bits):  # fmt: skip
+        return saved['baseline'], {g: {int(b): v for b, v in t.items()} for g, t in saved['table'].items()}
+    baseline, table = sensitivity(model, groups, space.bits, x_val, y_val, loss)
+    study.set_user_attr('sensitivity', {'baseline': baseline,
+                                        'table': {g: {str(b): v for b, v in t.items()} for g, t in table.items()}})
+    return baseline, table
+
+
+def _check_budget(hw, groups, space, max_cycles):
+    """Fail at once, naming the binding resource, when even the smallest design does not fit."""
+    small = smallest_candidate(groups, space)
+    cost = hw.cost(small)
+    if not cost.fits:
+        needs = ', '.join(f'{r} {cost.totals[r]} ({cost.utilization[r]:.0%})' for r in CHECKED)
+        raise TuneError(f'no configuration fits {hw.part} with margin {hw.margin:.0%}: the smallest design '
+                        f'(every group at {min(space.bits)} bits, {small.lanes} lane, storage {small.storage}) '
+                        f'needs {needs}; binding resource {cost.binding}')  # fmt: skip
+    if math.isfinite(max_cycles):
+        fastest = Candidate(small.bits, max(space.lanes), round(space.dsp_share[0] * max(space.lanes)), small.storage)
+        if hw.cost(fastest).cycles > max_cycles:
+            raise TuneError(f'latency target {max_cycles:.0f} cycles is out of reach: the fastest candidate '
+                            f'({max(space.lanes)} lanes) takes {hw.cost(fastest).cycles} cycles')  # fmt: skip
+
+
+def _distinct_best(rows, k):
+    """The k best rows with distinct bits, each at its fewest cycles."""
+    by_bits = {}
+    for row in sorted(rows, key=lambda r: (r['predicted_loss'], r['cycles'], r['LUT'])):
+        by_bits.setdefault(tuple(sorted(row['bits'].items())), row)
+    return list(by_bits.values())[: max(1, k)]
+
+
+def _finetune(km, x_train, y_train, x_val, y_val, epochs, batch_size, lr, loss, seed):
+    import tensorflow as tf
+
+    if epochs > 0:
+        tf.keras.utils.set_random_seed(seed)
+        km.compile(optimizer=tf.keras.optimizers.Adam(lr), loss='mse')
+        km.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    return loss(y_val, km.predict(x_val, verbose=0))
+
+
+def _final_config(hw, km, cand) -> dict:
+    cfg = hw.hls_config(km, cand)
+    cfg['Model']['Part'] = hw.part
+    return cfg
+
+
+def _progress(total, enabled):
+    if not enabled or total <= 0:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc='tuning', unit='trial')
+
+    def callback(study, trial):
+        feasible = [t.user_attrs['row'] for t in study.trials
+                    if t.user_attrs.get('row') and max(t.user_attrs.get('constraints', [1])) <= 0]  # fmt: skip
+        if feasible:
+            best = min(feasible, key=lambda r: (r['predicted_loss'], r['cycles']))
+            bar.set_postfix_str(f'best: loss {best["predicted_loss"]:.4g}, {best["cycles"]} cycles, LUT {best["LUT"]}')
+        bar.update(1)
+
+    callback.close = bar.close
+    return callback
+
+
+def write_outputs(result: TuneResult, out: Path) -> dict:
+    """The chosen hls4ml config (YAML), the fine-tuned model, the Pareto fronts (CSV) and plot (PNG)."""
+    import yaml
+
+    files = {}
+    files['config'] = out / 'hls4ml_config.yml'
+    files['config'].write_text(yaml.safe_dump(result.config, sort_keys=False))
+    files['model'] = out / 'tuned_model.keras'
+    result.model.save(files['model'])
+    files['trials'] = out / 'trials.csv'
+    groups = list(result.bits)
+    head = ['trial', 'predicted_loss', 'LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP', 'cycles', 'macs', 'lanes', 'dsp_lanes',
+            'storage', 'binding', 'front_lut', 'front_cycles', *[f'bits_{g}' for g in groups]]  # fmt: skip
+    on_lut = {r['trial'] for r in result.front_lut}
+    on_cyc = {r['trial'] for r in result.front_cycles}
+    lines = [','.join(head)]
+    for r in sorted(result.rows, key=lambda r: r['trial']):
+        vals = [r['trial'], f'{r["predicted_loss"]:.6g}', r['LUT'], r['LUTRAM'], r['FF'], r['BRAM18'], r['DSP'],
+                r['cycles'], r['macs'], r['lanes'], r['dsp_lanes'], r['storage'], r['binding'],
+                int(r['trial'] in on_lut), int(r['trial'] in on_cyc), *[r['bits'][g] for g in groups]]  # fmt: skip
+        lines.append(','.join(str(v) for v in vals))
+    files['trials'].write_text('\n'.join(lines) + '\n')
+    files['plot'] = pareto_plot(result, out / 'pareto.png')
+    return files
+
+
+def pareto_plot(result: TuneResult, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, label in ((axes[0], 'LUT', 'LUTs (estimate)'), (axes[1], 'cycles', 'latency (cycles)')):
+        ax.scatter([r[key] for r in result.rows], [r['predicted_loss'] for r in result.rows], s=12, c='0.7',
+                   label='feasible trials')  # fmt: skip
+        front = pareto(result.rows, key)
+        ax.plot([r[key] for r in front], [r['predicted_loss'] for r in front], 'o-', c='tab:blue', label='Pareto front')
+        ax.scatter([result.cost.totals['LUT'] if key == 'LUT' else result.cost.cycles], [result.val_loss],
+                   marker='*', s=160, c='tab:red', label='chosen (after fine-tuning)', zorder=3)  # fmt: skip
+        ax.set_xlabel(label)
+        ax.set_ylabel('validation loss')
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f'tuner trials on {result.config["Model"].get("Part", "")}')
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
