@@ -47,3 +47,13 @@ def _register_qkeras_objects():
     objects = {}
     _add_supported_quantized_objects(objects)
     tf.keras.utils.get_custom_objects().update(objects)
+
+
+def load_model(path):
+    """Load a saved Keras model (HDF5) with QKeras and vhdlspartan layers, e.g. the tuner's."""
+    import tensorflow as tf
+
+    from . import layers  # noqa: F401  (registers vhdlspartan's layers with Keras)
+
+    _register_qkeras_objects()
+    return tf.keras.models.load_model(path, compile=False)

@@ -3,6 +3,8 @@
     vhdlspartan estimate config.yml           # per-layer table and utilization, no files written
     vhdlspartan report config.yml [--synth]   # the same, plus PNG plots in the project folder,
                                               # and with --synth a Yosys synthesis side by side
+    vhdlspartan tune tune.yml [--trials N]    # precision / storage / lanes search (see
+                                              # vhdlspartan.resource_model.tune_config for the YAML keys)
 """
 
 from __future__ import annotations
@@ -24,7 +26,30 @@ def _convert(config_path):
     return hm
 
 
+def _tune(args) -> int:
+    from .resource_model import tune_config
+
+    cfg = tune_config.load(args.config)
+    if args.trials:
+        cfg['trials'] = args.trials
+    result, data = tune_config.run(cfg, progress=not args.quiet)
+    print(f'Pareto front (predicted validation loss against LUTs), {len(result.rows)} feasible trials:')
+    print(result.table())
+    rmse = data.scaled_rmse(result.model.predict(data.x_test, verbose=0))
+    c = result.candidate
+    print(f'chosen: bits {result.bits}, {c.lanes} lanes ({c.dsp_lanes} on DSPs), storage {c.storage}; '
+          f'validation loss {result.val_loss:.5f} after fine-tuning (baseline {result.baseline_loss:.5f}); '
+          f'test RMSE {rmse:.4f}')  # fmt: skip
+    util = ', '.join(f'{r} {u:.0%}' for r, u in result.cost.utilization.items())
+    print(f'estimate on {cfg["part"]}: {util}; binding {result.cost.binding}; {result.cost.cycles} cycles for '
+          f'{result.cost.macs} MACs')  # fmt: skip
+    for what, path in result.files.items():
+        print(f'{what}: {path}')
+    return 0
+
+
 def main(argv=None) -> int:
+    from .errors import UnsupportedError
     from .resource_model.estimate import estimate
     from .resource_model.report import plots, table
 
@@ -37,7 +62,17 @@ def main(argv=None) -> int:
         p.add_argument('--part', help='part to size against (default: the config\'s Part)')
         if name == 'report':
             p.add_argument('--synth', action='store_true', help='also synthesize with GHDL + Yosys')
+    p = sub.add_parser('tune', help='search bits, storage and lanes that fit the part (YAML config)')
+    p.add_argument('config', help='tune YAML (keys: see vhdlspartan.resource_model.tune_config)')
+    p.add_argument('--trials', type=int, help='override the number of trials')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
     args = ap.parse_args(argv)
+    if args.command == 'tune':
+        try:
+            return _tune(args)
+        except UnsupportedError as e:
+            print(f'vhdlspartan tune: {e}', file=sys.stderr)
+            return 2
     hm = _convert(args.config)
     est = estimate(hm, args.part)
     synth = None

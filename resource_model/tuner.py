@@ -39,7 +39,7 @@ DEFAULT_BITS = (4, 5, 6, 7, 8)
 DEFAULT_LANES = (1, 2, 4, 8, 12, 16)
 DEFAULT_DSP_SHARE = (1.0, 0.5, 0.0)
 STORAGE_KINDS = ('auto', 'bram', 'lutram')
-CHECKED = ('LUT', 'FF', 'BRAM18', 'DSP')  # what must fit (LUTRAM is part of LUT)
+CHECKED = ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP')  # what must fit (LUTRAM: the LUTs in SLICEMs)
 
 
 class TuneError(UnsupportedError):
@@ -276,7 +276,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     if storage is None and out:
         storage = f'sqlite:///{(out / "study.db").resolve()}'
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=_constraints)
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)  # reads the trials' constraints
     study = optuna.create_study(study_name=study_name, storage=storage, directions=['minimize', 'minimize'],
                                 sampler=sampler, load_if_exists=True)  # fmt: skip
     baseline, table = _study_sensitivity(study, model, groups, space, x_val, y_val, loss)
@@ -291,6 +291,8 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
         pred = predicted_loss(baseline, table, cand.bits)
         over = max(u - (1.0 - margin) for u in cost.utilization.values())
         late = cost.cycles / max_cycles - 1.0 if math.isfinite(max_cycles) else -1.0
+        trial.set_constraint('over_budget', over)  # feasible when <= 0
+        trial.set_constraint('over_latency', late)
         trial.set_user_attr('constraints', [over, late])
         trial.set_user_attr('row', _row(cand, cost, pred, trial.number))
         return pred, cost.cycles
@@ -328,10 +330,6 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     if out:
         result.files = write_outputs(result, out)
     return result
-
-
-def _constraints(trial):
-    return trial.user_attrs.get('constraints', [1.0, 1.0])
 
 
 def _study_sensitivity(study, model, groups, space, x_val, y_val, loss):
@@ -412,7 +410,7 @@ def write_outputs(result: TuneResult, out: Path) -> dict:
     files = {}
     files['config'] = out / 'hls4ml_config.yml'
     files['config'].write_text(yaml.safe_dump(result.config, sort_keys=False))
-    files['model'] = out / 'tuned_model.keras'
+    files['model'] = out / 'tuned_model.h5'  # HDF5: QKeras' QActivation does not survive the .keras format
     result.model.save(files['model'])
     files['trials'] = out / 'trials.csv'
     groups = list(result.bits)

@@ -37,7 +37,8 @@ class VHDLSpartanBackend(FPGABackend):
         convert.remove('replace_multidimensional_dense_with_conv')
         convert = register_flow('convert', convert, requires=['parse_qonnx'], backend=self.name)
         optimize = register_flow('optimize', get_flow('optimize').optimizers, requires=[convert], backend=self.name)
-        validate = register_flow('validate', ['vhdlspartan:validate_design'], requires=[optimize], backend=self.name)
+        validate = register_flow('validate', ['vhdlspartan:fit_to_part', 'vhdlspartan:validate_design'],
+                                 requires=[optimize], backend=self.name)  # fmt: skip
         self._writer_flow = register_flow('write', ['vhdlspartan:write_vhdl'], requires=[validate], backend=self.name)
         self._default_flow = register_flow('ip', None, requires=[validate], backend=self.name)
 
@@ -62,6 +63,13 @@ class VHDLSpartanBackend(FPGABackend):
         }
 
     # -- passes ---------------------------------------------------------------------------
+    @model_optimizer()
+    def fit_to_part(self, model):
+        """With Model FitToPart: choose lanes, DSP share and weight bits so the design fits (no training)."""
+        from ..resource_model.fit_pass import fit_to_part
+
+        return fit_to_part(model)
+
     @model_optimizer()
     def validate_design(self, model):
         """Lower the model once at conversion, so unsupported input fails before anything is written."""

@@ -1,0 +1,148 @@
+"""`vhdlspartan tune tune.yml`: the tuner driven by a YAML file, validated before any work.
+
+    part: xc7s15                       # default xc7s15
+    model: trained.h5                  # a trained (QKeras / vhdlspartan) Keras model, or
+    builder:                           # a vhdlspartan.models.ts_transformer, trained first
+      {window: 12, n_features: 1, d_model: 16, num_heads: 1, ffn_dim: 64, num_layers: 1, bits: 8, norm: batch}
+    train: {epochs: 8, batch_size: 64, learning_rate: 0.003}   # for a builder model
+    data: {series: electricity, window: 12, split: [0.7, 0.15, 0.15], limit: null}   # or path/columns/target
+    search: {bits: [4, 5, 6, 7, 8], lanes: [1, 2, 4, 8, 12, 16], dsp_share: [1.0, 0.5, 0.0], storage: [auto]}
+    latency_cycles: null               # or inferences_per_s
+    margin: 0.0                        # keep this fraction of every resource free
+    trials: 60
+    finetune: {top: 3, epochs: 2, batch_size: 64, learning_rate: 0.001}
+    study: {name: vhdlspartan-tune, storage: null}   # null: SQLite in output_dir; or a database URL
+    output_dir: tune_out
+    seed: 0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .tuner import TuneError
+
+TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycles', 'inferences_per_s', 'margin',
+            'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
+SECTION_KEYS = {
+    'builder': {'window', 'n_features', 'd_model', 'num_heads', 'ffn_dim', 'num_layers', 'bits', 'norm', 'key_dim',
+                'integer'},
+    'train': {'epochs', 'batch_size', 'learning_rate'},
+    'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
+    'search': {'bits', 'lanes', 'dsp_share', 'storage'},
+    'finetune': {'top', 'epochs', 'batch_size', 'learning_rate'},
+    'study': {'name', 'storage'},
+}  # fmt: skip
+DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 8, 'batch_size': 64, 'learning_rate': 3e-3}, 'margin': 0.0,
+            'trials': 60, 'finetune': {'top': 3, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
+            'study': {'name': 'vhdlspartan-tune', 'storage': None}, 'output_dir': 'tune_out', 'seed': 0,
+            'latency_cycles': None, 'inferences_per_s': None, 'search': {}}  # fmt: skip
+
+
+def _fail(where: str, msg: str):
+    raise TuneError(f'{where}: {msg}')
+
+
+def validate(cfg, where: str = 'tune config') -> dict:
+    """The config with defaults filled in; a clear error names any bad key or value."""
+    if not isinstance(cfg, dict):
+        _fail(where, f'expected a mapping of keys {sorted(TOP_KEYS)}, got {type(cfg).__name__}')
+    unknown = sorted(set(cfg) - TOP_KEYS)
+    if unknown:
+        _fail(where, f'unknown key(s) {unknown}; supported: {sorted(TOP_KEYS)}')
+    if ('model' in cfg) == ('builder' in cfg):
+        _fail(where, "give exactly one of 'model' (a saved Keras model) or 'builder' (ts_transformer arguments)")
+    if 'data' not in cfg:
+        _fail(where, "'data' is required (series: electricity|weather, or path/columns/target; window)")
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
+    for key, value in cfg.items():
+        if key in SECTION_KEYS:
+            if not isinstance(value, dict):
+                _fail(where, f'{key!r} must be a mapping with keys {sorted(SECTION_KEYS[key])}')
+            bad = sorted(set(value) - SECTION_KEYS[key])
+            if bad:
+                _fail(where, f'{key}: unknown key(s) {bad}; supported: {sorted(SECTION_KEYS[key])}')
+            out[key] = {**out.get(key, {}), **value}
+        else:
+            out[key] = value
+    if 'model' in cfg and not Path(str(cfg['model'])).exists():
+        _fail(where, f"model file {cfg['model']!r} does not exist")
+    for key in ('trials',):
+        if not isinstance(out[key], int) or out[key] < 1:
+            _fail(where, f'{key} must be a positive integer, not {out[key]!r}')
+    if not isinstance(out['margin'], (int, float)) or not 0 <= out['margin'] < 1:
+        _fail(where, f"margin must be a fraction in [0, 1), not {out['margin']!r}")
+    for key in ('latency_cycles', 'inferences_per_s'):
+        if out[key] is not None and (not isinstance(out[key], (int, float)) or out[key] <= 0):
+            _fail(where, f'{key} must be a positive number or null, not {out[key]!r}')
+    for key in ('top', 'epochs', 'batch_size'):
+        if not isinstance(out['finetune'][key], int) or out['finetune'][key] < (1 if key != 'epochs' else 0):
+            _fail(where, f"finetune.{key} must be a {'non-negative' if key == 'epochs' else 'positive'} integer")
+    from .devices import get_device
+
+    get_device(str(out['part']))  # an unknown part names the known ones
+    from .tuner import TuneSpace
+
+    TuneSpace(**out['search'])  # validates the candidates
+    return out
+
+
+def load(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise TuneError(f'tune config {path} does not exist')
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise TuneError(f'tune config {path}: not valid YAML ({e})') from None
+    return validate(cfg, str(path))
+
+
+def prepare(cfg: dict):
+    """(trained Keras model, Windows) of a validated config: loads or builds and trains the model."""
+    from ..datasets import windows
+
+    d = cfg['data']
+    data = windows(d.get('series', 'electricity'), int(d.get('window', 12)), tuple(d.get('split', (0.7, 0.15, 0.15))),
+                   d.get('path'), d.get('columns'), d.get('target'), d.get('limit'))  # fmt: skip
+    if 'model' in cfg:
+        from .. import load_model
+
+        model = load_model(cfg['model'])
+    else:
+        import tensorflow as tf
+
+        from ..models import ts_transformer
+
+        b = cfg['builder']
+        args = {'window': data.x_train.shape[1], 'n_features': data.x_train.shape[2], **b}
+        if args['window'] != data.x_train.shape[1] or args['n_features'] != data.x_train.shape[2]:
+            _fail('builder', f"window {args['window']} / n_features {args['n_features']} do not match the data "
+                             f'windows {data.x_train.shape[1:]}')  # fmt: skip
+        missing = sorted({'d_model', 'num_heads', 'ffn_dim', 'num_layers'} - set(args))
+        if missing:
+            _fail('builder', f'missing ts_transformer argument(s) {missing}')
+        tf.keras.utils.set_random_seed(int(cfg['seed']))
+        model = ts_transformer(**args)
+        t = cfg['train']
+        model.compile(optimizer=tf.keras.optimizers.Adam(float(t['learning_rate'])), loss='mse')
+        model.fit(data.x_train, data.y_train, epochs=int(t['epochs']), batch_size=int(t['batch_size']), verbose=0)
+    return model, data
+
+
+def run(cfg: dict, progress: bool = True):
+    """Prepare the model and data, then tune. Returns (TuneResult, Windows)."""
+    from .tuner import TuneSpace, tune
+
+    model, data = prepare(cfg)
+    f = cfg['finetune']
+    result = tune(model, (data.x_train, data.y_train, data.x_val, data.y_val), part=str(cfg['part']),
+                  space=TuneSpace(**cfg['search']), latency_cycles=cfg['latency_cycles'],
+                  inferences_per_s=cfg['inferences_per_s'], margin=float(cfg['margin']), trials=cfg['trials'],
+                  finetune_top=f['top'], finetune_epochs=f['epochs'], batch_size=f['batch_size'],
+                  learning_rate=float(f['learning_rate']), storage=cfg['study']['storage'],
+                  study_name=cfg['study']['name'], out_dir=cfg['output_dir'], seed=int(cfg['seed']),
+                  progress=progress)  # fmt: skip
+    return result, data

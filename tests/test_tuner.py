@@ -1,0 +1,206 @@
+"""The resource-aware tuner: per-layer bits rebuild, search that fits a tight budget (checked by
+the resource model and by Yosys), a clear error for an impossible budget, a study that resumes
+after an interruption, YAML validation, and the no-training hls4ml pass."""
+
+import os
+
+import hls4ml
+import numpy as np
+import optuna
+import pytest
+import tensorflow as tf
+import yaml
+
+from vhdlspartan.datasets import windows
+from vhdlspartan.errors import UnsupportedError
+from vhdlspartan.models import ts_transformer
+from vhdlspartan.resource_model import tune_config, tuner
+from vhdlspartan.resource_model.bits import quantized_layers, with_bits
+from vhdlspartan.resource_model.tuner import TuneError, TuneSpace, tune
+
+SPACE = TuneSpace(bits=(4, 6, 8), lanes=(1, 2, 4), dsp_share=(1.0, 0.0))
+
+
+@pytest.fixture(scope='module')
+def trained():
+    data = windows('electricity', 6, limit=600)
+    tf.keras.utils.set_random_seed(0)
+    model = ts_transformer(6, 1, 8, 1, 16, 1, bits=8, norm='batch', integer=2)
+    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss='mse')
+    model.fit(data.x_train, data.y_train, epochs=2, batch_size=64, verbose=0)
+    return model, data
+
+
+def _data(data):
+    return data.x_train, data.y_train, data.x_val[:150], data.y_val[:150]
+
+
+def test_with_bits_keeps_weights_and_changes_every_quantizer(trained):
+    model, data = trained
+    x = data.x_val[:64]
+    np.testing.assert_array_equal(with_bits(model, {}).predict(x, verbose=0), model.predict(x, verbose=0))
+    four = with_bits(model, {name: 4 for name in quantized_layers(model)})
+    assert set(quantized_layers(four).values()) == {4}
+    assert four.get_layer('att0').get_config()['table_size'] < model.get_layer('att0').get_config()['table_size']
+    assert not np.array_equal(four.predict(x, verbose=0), model.predict(x, verbose=0))
+    ffn = with_bits(model, {'ffn0_up': 5})
+    assert quantized_layers(ffn)['ffn0_up'] == 5 and quantized_layers(ffn)['ffn0_down'] == 8
+    with pytest.raises(UnsupportedError, match=r"layers \['nope'\] have no quantizers.*quantized layers"):
+        with_bits(model, {'nope': 4})
+    with pytest.raises(UnsupportedError, match='1 bits is outside'):
+        with_bits(model, {'head': 1})
+
+
+def _budget_margin(model, part='xc7s15'):
+    """A margin that rules out the uniform 8-bit design at every lane count but not the 4-bit one."""
+    hw = tuner.HardwareModel(model, tuner.default_groups(model), part)
+    groups = list(hw.groups)
+    util = {b: max(hw.cost(tuner.Candidate(dict.fromkeys(groups, b), 1, 0, 'auto')).utilization.values())
+            for b in (4, 8)}  # fmt: skip
+    assert util[4] < util[8]
+    return 1 - (util[4] + util[8]) / 2
+
+
+@pytest.mark.slow
+def test_tuner_fits_a_tight_budget_by_estimate_and_by_synthesis(trained, tmp_path):
+    model, data = trained
+    margin = _budget_margin(model)
+    result = tune(model, _data(data), part='xc7s15', space=SPACE, margin=margin, trials=10, finetune_top=2,
+                  finetune_epochs=1, out_dir=tmp_path / 'tune', progress=False)  # fmt: skip
+    limit = 1 - margin
+    assert result.cost.fits and max(result.cost.utilization.values()) <= limit
+    assert any(b < 8 for b in result.bits.values())  # uniform 8 bits cannot fit this budget
+    assert all(max(r['LUT'] / 8000, r['BRAM18'] / 20, r['DSP'] / 20, r['FF'] / 16000) <= limit + 1e-9
+               for r in result.rows)  # fmt: skip
+    assert result.front_lut and all(a['predicted_loss'] > b['predicted_loss']
+                                    for a, b in zip(result.front_lut, result.front_lut[1:]))  # fmt: skip
+    for key in ('config', 'model', 'trials', 'plot'):
+        assert result.files[key].exists()
+    # the chosen configuration converts, is bit-exact against the tuned Keras model, and Yosys agrees it fits
+    hm = hls4ml.converters.convert_from_keras_model(result.model, hls_config=result.config, backend='VHDLSpartan',
+                                                    output_dir=str(tmp_path / 'prj'), part='xc7s15')  # fmt: skip
+    hm.compile()
+    x = data.x_test[:100]
+    np.testing.assert_array_equal(hm.predict(x).reshape(-1), result.model.predict(x, verbose=0).reshape(-1))
+    syn = hm.build(synth=True)['synth']
+    capacity = {'LUT': 8000, 'FF': 16000, 'BRAM18': 20, 'DSP': 20}
+    used = {r: syn[r] / capacity[r] for r in capacity}
+    assert max(used.values()) <= limit * 1.05, (used, limit)  # resource model error allowance: 5% of the budget
+    assert syn['latches'] == 0
+
+
+def test_impossible_budget_names_the_binding_resource(trained, tmp_path):
+    model, data = trained
+    with pytest.raises(TuneError, match=r'no configuration fits xc7s15 with margin 99%: the smallest design '
+                                        r'\(every group at 4 bits, 1 lane.*needs LUT \d+.*binding resource \w+'):
+        tune(model, _data(data), part='xc7s15', space=SPACE, margin=0.99, trials=2, out_dir=tmp_path, progress=False)
+    assert not (tmp_path / 'study.db').exists()  # nothing half-done
+
+
+def test_study_resumes_after_interruption_without_losing_trials(trained, tmp_path, monkeypatch):
+    model, data = trained
+    kwargs = dict(part='xc7s15', space=SPACE, finetune_top=1, finetune_epochs=0, out_dir=tmp_path, progress=False)
+    tune(model, _data(data), trials=3, **kwargs)
+    storage = f'sqlite:///{tmp_path / "study.db"}'
+    first = {t.number: t.values for t in optuna.load_study(study_name='vhdlspartan-tune', storage=storage).trials}
+    assert len(first) == 3
+
+    calls = {'cost': 0, 'sensitivity': 0}
+    real_cost, real_sens = tuner.HardwareModel.cost, tuner.sensitivity
+
+    def interrupted_cost(self, cand):
+        calls['cost'] += 1
+        if calls['cost'] == 3:  # the budget check takes one call; the second new trial is interrupted
+            raise KeyboardInterrupt
+        return real_cost(self, cand)
+
+    monkeypatch.setattr(tuner.HardwareModel, 'cost', interrupted_cost)
+    with pytest.raises(KeyboardInterrupt):
+        tune(model, _data(data), trials=8, **kwargs)
+    monkeypatch.setattr(tuner.HardwareModel, 'cost', real_cost)
+    monkeypatch.setattr(tuner, 'sensitivity', lambda *a, **k: calls.__setitem__('sensitivity', 1) or real_sens(*a, **k))
+    study = optuna.load_study(study_name='vhdlspartan-tune', storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 4 and all(first[t.number] == t.values for t in done if t.number in first)
+    result = tune(model, _data(data), trials=6, **kwargs)
+    study = optuna.load_study(study_name='vhdlspartan-tune', storage=storage)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 6 and calls['sensitivity'] == 0  # resumed: sensitivities came from the study
+    assert len(result.rows) <= 6
+
+
+def _yaml(tmp_path, cfg):
+    path = tmp_path / 'tune.yml'
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.parametrize('cfg, message', [
+    ({'builder': {'d_model': 8}, 'data': {'series': 'electricity'}, 'trails': 3}, r"unknown key\(s\) \['trails'\]"),
+    ({'data': {'series': 'electricity'}}, "exactly one of 'model'"),
+    ({'builder': {}, 'model': 'm.h5', 'data': {}}, "exactly one of 'model'"),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'margin': 1.5}, r'margin must be a fraction in \[0, 1\)'),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'part': 'xc7k325t'}, "part 'xc7k325t' is not supported; known"),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'storage': ['flash']}}, r"storage \['flash'\]"),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'lanes': [0, 4]}}, 'candidate lanes'),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'finetune': {'topk': 2}}, r"finetune: unknown key\(s\) \['topk'\]"),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'trials': 0}, 'trials must be a positive integer'),
+    ({'model': 'missing.h5', 'data': {'series': 'electricity'}}, "model file 'missing.h5' does not exist"),
+])  # fmt: skip
+def test_tune_yaml_is_validated(tmp_path, cfg, message):
+    with pytest.raises(UnsupportedError, match=message):
+        tune_config.load(_yaml(tmp_path, cfg))
+
+
+def test_tune_cli_reports_a_bad_yaml_and_exits_2(tmp_path, capsys):
+    from vhdlspartan.cli import main
+
+    path = _yaml(tmp_path, {'builder': {}, 'data': {'series': 'nowhere'}, 'trials': 2})
+    cfg = tune_config.load(path)  # valid keys; the series name is checked when data is read
+    with pytest.raises(UnsupportedError, match="series 'nowhere' is not known; use one of"):
+        tune_config.prepare(cfg)
+    assert main(['tune', str(_yaml(tmp_path, {'data': {}, 'builder': {}, 'colour': 1}))]) == 2
+    assert "unknown key(s) ['colour']" in capsys.readouterr().err
+
+
+def _mlp(width):
+    x = tf.keras.Input((16,))
+    h = tf.keras.layers.Dense(width, activation='relu')(x)
+    h = tf.keras.layers.Dense(width, activation='relu')(h)
+    model = tf.keras.Model(x, tf.keras.layers.Dense(1)(h))
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(size=w.shape) * 0.3 for w in model.get_weights()])
+    return model
+
+
+def _convert(model, tmp_path, fit, part='xc7s6'):
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    cfg['Model'].update(Precision='fixed<10,4>', FitToPart=fit)
+    for layer_cfg in cfg['LayerName'].values():
+        layer_cfg.setdefault('Precision', {}).update({'weight': 'fixed<10,2>', 'bias': 'fixed<10,2>'})
+    return hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan',
+                                                      output_dir=str(tmp_path), part=part)  # fmt: skip
+
+
+def test_fit_to_part_pass_picks_lanes_and_narrows_weights(tmp_path):
+    from vhdlspartan.resource_model.estimate import estimate
+
+    model = _mlp(160)  # 10-bit weights of 28k parameters do not fit the xc7s6 at any lane count
+    hm = _convert(model, tmp_path / 'a', {'margin': 0.05})
+    result = hm.config.config['FitToPart']['result']
+    est = estimate(hm, 'xc7s6')
+    assert max(est.utilization[r] for r in tuner.CHECKED) <= 0.95 and est.cycles == result['cycles']
+    assert result['weight_bits'] and all(4 <= b < 10 for b in result['weight_bits'].values())
+    assert hm.config.config['HLSConfig']['Model']['Lanes'] == result['lanes'] >= 1
+    hm.compile()
+    y = hm.predict(np.random.default_rng(0).normal(size=(20, 16)))
+    assert np.all(np.isfinite(y))
+    small = _convert(_mlp(8), tmp_path / 'b', True)  # fits as it is: lanes only, weights untouched
+    assert small.config.config['FitToPart']['result']['weight_bits'] == {}
+    assert small.config.config['FitToPart']['result']['lanes'] == 8  # the fewest lanes at the fewest cycles
+
+
+def test_fit_to_part_pass_refuses_an_impossible_part(tmp_path):
+    with pytest.raises(UnsupportedError, match=r'FitToPart: nothing fits xc7s6 with margin 90%.*binding resource'):
+        _convert(_mlp(160), tmp_path, {'margin': 0.9, 'min_weight_bits': 8})
+    assert not os.path.exists(tmp_path / 'vhdl')
