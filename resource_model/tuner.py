@@ -408,10 +408,14 @@ def write_outputs(result: TuneResult, out: Path) -> dict:
     import yaml
 
     files = {}
-    files['config'] = out / 'hls4ml_config.yml'
-    files['config'].write_text(yaml.safe_dump(result.config, sort_keys=False))
     files['model'] = out / 'tuned_model.h5'  # HDF5: QKeras' QActivation does not survive the .keras format
     result.model.save(files['model'])
+    files['config'] = out / 'hls4ml_config.yml'  # for `hls4ml convert -c` and `vhdlspartan report`
+    project = {'OutputDir': str(out / 'hls4ml_prj'), 'ProjectName': 'tuned', 'Backend': 'VHDLSpartan',
+               'Part': result.config['Model'].get('Part', 'xc7s15'), 'ClockPeriod': 10, 'IOType': 'io_parallel',
+               'HLSConfig': result.config}  # fmt: skip
+    files['config'].write_text(f'# written by the vhdlspartan tuner\nKerasModel: !keras_model {files["model"].resolve()}\n'
+                               + yaml.safe_dump(project, sort_keys=False))  # fmt: skip
     files['trials'] = out / 'trials.csv'
     groups = list(result.bits)
     head = ['trial', 'predicted_loss', 'LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP', 'cycles', 'macs', 'lanes', 'dsp_lanes',

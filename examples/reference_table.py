@@ -1,0 +1,115 @@
+"""The reference work's experiment on our flow: ts_transformer on the weather series
+(multivariate: 4 features -> next day's temp_max), window 6/12/24, d_model 16/32/64, one head,
+FFN 4 * d_model. Prints markdown tables (used in examples/README.md):
+
+1. every uniform 4/6/8-bit configuration: fits the XC7S15 or not (at 1 lane, the smallest
+   engine), binding resource, test RMSE, and the fastest fitting lane count with its cycles
+   next to the model's MAC count;
+2. for the sizes whose uniform 8-bit design does not fit: the tuner's mixed-precision /
+   storage / lanes result, its test RMSE against the uniform 8-bit model's.
+
+8-bit models are trained with quantization-aware training; 6- and 4-bit models start from the
+8-bit weights and are fine-tuned, the same way the tuner fine-tunes its candidates.
+
+    python examples/reference_table.py [--windows 6,12,24] [--d-models 16,32,64] [--epochs 12]
+"""
+
+import argparse
+import os
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+LANES = (1, 2, 4, 8, 12, 16)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--windows', default='6,12,24')
+    ap.add_argument('--d-models', default='16,32,64')
+    ap.add_argument('--epochs', type=int, default=12, help='QAT epochs of the 8-bit models')
+    ap.add_argument('--finetune-epochs', type=int, default=3)
+    ap.add_argument('--trials', type=int, default=40, help='tuner trials per size that does not fit')
+    ap.add_argument('--part', default='xc7s15')
+    args = ap.parse_args(argv)
+
+    import tensorflow as tf
+
+    from vhdlspartan.datasets import windows
+    from vhdlspartan.models import ts_transformer
+    from vhdlspartan.resource_model.bits import quantized_layers, with_bits
+    from vhdlspartan.resource_model.tuner import Candidate, HardwareModel, TuneError, TuneSpace, default_groups, tune
+
+    uniform, tuned = [], []
+    for window in [int(w) for w in args.windows.split(',')]:
+        data = windows('weather', window)
+        for d in [int(v) for v in args.d_models.split(',')]:
+            t0 = time.time()
+            tf.keras.utils.set_random_seed(0)
+            m8 = ts_transformer(window, data.x_train.shape[2], d, 1, 4 * d, 1, bits=8, norm='batch', integer=2)
+            m8.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss='mse')
+            m8.fit(data.x_train, data.y_train, epochs=args.epochs, batch_size=32, verbose=0)
+            groups = default_groups(m8)
+            hw = HardwareModel(m8, groups, args.part)
+            rmse8 = None
+            for bits in (8, 6, 4):
+                m = m8 if bits == 8 else with_bits(m8, dict.fromkeys(quantized_layers(m8), bits))
+                if bits != 8:
+                    m.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss='mse')
+                    m.fit(data.x_train, data.y_train, epochs=args.finetune_epochs, batch_size=32, verbose=0)
+                rmse = data.scaled_rmse(m.predict(data.x_test, verbose=0))
+                rmse8 = rmse if bits == 8 else rmse8
+                gb = dict.fromkeys(groups, bits)
+                small = hw.cost(Candidate(gb, 1, 1, 'auto'))
+                fastest = None
+                for lanes in LANES:
+                    for dsp in sorted({lanes, lanes // 2, 0}, reverse=True):
+                        cost = hw.cost(Candidate(gb, lanes, dsp, 'auto'))
+                        if cost.fits and (fastest is None or cost.cycles < fastest[1].cycles):
+                            fastest = (lanes, cost)
+                uniform.append(dict(window=window, d=d, bits=bits, fits=small.fits, binding=small.binding,
+                                    util=max(small.utilization.values()), rmse=rmse, macs=small.macs,
+                                    lanes=fastest[0] if fastest else None,
+                                    cycles=fastest[1].cycles if fastest else None,
+                                    lut=fastest[1].totals['LUT'] if fastest else small.totals['LUT']))  # fmt: skip
+                print(f'window {window} d_model {d} {bits}-bit: fits {small.fits} ({small.binding} '
+                      f'{max(small.utilization.values()):.0%}), RMSE {rmse:.4f}, fastest '
+                      f'{fastest[0] if fastest else "-"} lanes ({time.time() - t0:.0f} s)', flush=True)  # fmt: skip
+            if uniform[-3]['fits'] and uniform[-3]['cycles'] * 10 <= uniform[-3]['macs']:
+                continue  # uniform 8 bits fits and is 10x faster than its MACs: nothing to tune
+            try:
+                r = tune(m8, (data.x_train, data.y_train, data.x_val, data.y_val), part=args.part,
+                         space=TuneSpace(lanes=LANES), trials=args.trials, finetune_top=3,
+                         finetune_epochs=args.finetune_epochs, batch_size=32, progress=False)  # fmt: skip
+                rmse = data.scaled_rmse(r.model.predict(data.x_test, verbose=0))
+                tuned.append(dict(window=window, d=d, bits=r.bits, lanes=r.candidate.lanes,
+                                  dsp=r.candidate.dsp_lanes, cost=r.cost, rmse=rmse, rmse8=rmse8))  # fmt: skip
+                print(f'  tuned: {r.bits} {r.candidate.lanes} lanes, RMSE {rmse:.4f} vs 8-bit {rmse8:.4f}, '
+                      f'{r.cost.cycles} cycles for {r.cost.macs} MACs ({time.time() - t0:.0f} s)', flush=True)  # fmt: skip
+            except TuneError as e:
+                tuned.append(dict(window=window, d=d, error=str(e), rmse8=rmse8))
+                print(f'  tuner: {e}', flush=True)
+
+    print('\n| window | d_model | bits | fits at 1 lane | binding (use) | test RMSE | MACs | fastest fitting lanes | cycles | MACs/cycle | LUT |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
+    for u in uniform:
+        ratio = f'{u["macs"] / u["cycles"]:.1f}' if u['cycles'] else '-'
+        print(f'| {u["window"]} | {u["d"]} | {u["bits"]} | {"yes" if u["fits"] else "no"} | {u["binding"]} '
+              f'({u["util"]:.0%}) | {u["rmse"]:.4f} | {u["macs"]:,} | {u["lanes"] or "-"} | '
+              f'{u["cycles"] or "-"} | {ratio} | {u["lut"]:,} |')  # fmt: skip
+    if tuned:
+        print('\n| window | d_model | tuned bits (per group) | lanes (DSP) | LUT | BRAM18 | DSP | cycles | MACs | MACs/cycle | test RMSE | 8-bit RMSE | ratio |')
+        print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+        for t in tuned:
+            if 'error' in t:
+                print(f'| {t["window"]} | {t["d"]} | {t["error"]} |')
+                continue
+            c = t['cost']
+            bits = ' '.join(f'{g}:{b}' for g, b in t['bits'].items())
+            print(f'| {t["window"]} | {t["d"]} | {bits} | {t["lanes"]} ({t["dsp"]}) | {c.totals["LUT"]:,} | '
+                  f'{c.totals["BRAM18"]} | {c.totals["DSP"]} | {c.cycles:,} | {c.macs:,} | {c.macs / c.cycles:.1f} | '
+                  f'{t["rmse"]:.4f} | {t["rmse8"]:.4f} | {t["rmse"] / t["rmse8"]:.3f} |')  # fmt: skip
+
+
+if __name__ == '__main__':
+    main()
