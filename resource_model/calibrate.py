@@ -123,24 +123,26 @@ def random_transformer(rng):
 VHDL_DIR = Path(__file__).resolve().parents[1] / 'vhdl_backend' / 'vhdl'
 
 
-def _vhdl_closure(entity: str, seen: set) -> list:
+def _vhdl_closure(entity: str, vhdl_dir: Path, seen: set) -> list:
     """The entity's VHDL file and those of every entity it instantiates."""
-    path = VHDL_DIR / f'{entity}.vhd'
+    path = vhdl_dir / f'{entity}.vhd'
     if entity in seen or not path.exists():
         return []
     seen.add(entity)
     text = path.read_text()
-    return [text] + [t for sub in sorted(set(re.findall(r'entity\s+work\.(\w+)', text))) for t in _vhdl_closure(sub, seen)]
+    subs = sorted(set(re.findall(r'entity\s+work\.(\w+)', text)))
+    return [text] + [t for sub in subs for t in _vhdl_closure(sub, vhdl_dir, seen)]
 
 
-def source_hash(kind: str) -> str:
+def source_hash(kind: str, vhdl_dir: Path = VHDL_DIR) -> str:
     """A digest of the source a component kind's cells come from (its VHDL and what it
     instantiates, with the fixed-point package; the generator for ROMs and top-level glue).
-    Records whose digest differs from today's describe hardware that has since changed."""
+    Records whose digest differs from today's describe hardware that has since changed.
+    A sweep hashes the VHDL copied into each project, i.e. exactly what was synthesized."""
     from ..vhdl_backend import top
 
     entity = {'ram': 'vs_ram', 'engine': 'vs_mac_engine', 'lane': 'vs_mac_lane'}.get(kind, kind)
-    texts = _vhdl_closure(entity, set()) + _vhdl_closure('vs_fixed_pkg', set())
+    texts = _vhdl_closure(entity, vhdl_dir, set()) + _vhdl_closure('vs_fixed_pkg', vhdl_dir, set())
     if kind == 'rom':
         texts.append(inspect.getsource(top.rom_vhdl))
     if kind == 'glue':
@@ -205,7 +207,7 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
         else:
             measured = resources_of(cells[mods[comp.label]])
         records.append({'kind': comp.kind, 'params': comp.params, 'count': comp.count,
-                        'cells': {r: measured[r] for r in RESULT_RESOURCES}, 'source': source_hash(comp.kind)})  # fmt: skip
+                        'cells': {r: measured[r] for r in RESULT_RESOURCES}, 'source': source_hash(comp.kind, out / 'vhdl')})  # fmt: skip
     total = {r: report['synth'][r] for r in RESULT_RESOURCES}
     result = {'seed': seed, 'records': records, 'total': total, 'estimate': report['synth']['estimate'],
               'cycles_estimated': report['cycles_estimated']}  # fmt: skip

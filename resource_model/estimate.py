@@ -124,15 +124,18 @@ def features(kind: str, p: dict) -> dict:
                 'aw': bits(depth - 1)}  # fmt: skip
     if kind == 'vs_dense_ctrl':
         groups = math.ceil(p['N_OUT'] / p['P'])
-        acc_used = min(p['ACC_W'], used_width(_sum_w(p), p['OUT_SHIFT'], p) - p['ACC_SHIFT'])
+        post = p.get('POST', 0)
+        cast = {**p, 'Y_W': p['D_W'], 'RND': p['D_RND'], 'SAT': p['D_SAT']} if post else p  # the sum's own cast
+        acc_used = min(p['ACC_W'], used_width(_sum_w(p), p['OUT_SHIFT'], cast) - p['ACC_SHIFT'])
         return {
-            'one': 1, 'y_w': p['Y_W'], 'sum_w': used_width(_sum_w(p), p['OUT_SHIFT'], p),
+            'one': 1, 'y_w': p['Y_W'], 'sum_w': used_width(_sum_w(p), p['OUT_SHIFT'], cast),
             'lane_mux': max(acc_used, 1) * mux_luts(p['P']),
             'operand_gates': p['P'] * p['B_W'] + p['A_W'], 'addr_bits': p['XA_W'] + p['WA_W'] + p['BA_W'] + p['YA_W'],
             'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
             'lanes': p['P'], 'lane_mux_full': p['ACC_W'] * mux_luts(p['P']), 'weight_bits': p['P'] * p['W_W'],
-            'bias_w': p['BIAS_W'],
-            **requant_features(_sum_w(p), p['OUT_SHIFT'], p),
+            'bias_w': p['BIAS_W'], 'shadow_bits': p['P'] * p['ACC_W'],
+            'post_bits': post * (p['D_W'] + p['Y_W']), 'post_relu': p.get('POST_RELU', 0) * p['D_W'],
+            **requant_features(_sum_w(p), p['OUT_SHIFT'], cast),
         }  # fmt: skip
     if kind == 'vs_map':
         return {'one': 1, 'x_w': used_width(p['X_W'] + 1, p['SHIFT'], p), 'y_w': p['Y_W'], 'aw': p['AW'],

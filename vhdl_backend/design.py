@@ -105,8 +105,39 @@ class Design:
         for unit in self.units:
             env[unit.y.name] = unit.emulate(env)
             if trace:
-                traced[unit.layer_name] = unit.y.type.to_float(env[unit.y.name])
+                post = getattr(unit, 'post', None)
+                if post is not None:  # a fused activation: the product's own output too
+                    traced[unit.layer_name] = post.x.type.to_float(unit.dense_codes(env))
+                traced[post.layer_name if post is not None else unit.layer_name] = unit.y.type.to_float(env[unit.y.name])
         return env[self.output.name], traced
+
+
+def fuse_activations(design) -> None:
+    """A product followed by an activation that alone reads its result (a Dense and its ReLU or
+    quantizer) becomes one unit: the controller applies the activation as it writes, so the
+    activation's pass over the tensor and the buffer between them disappear. Same codes."""
+    from .units.activation import ActivationUnit
+    from .units.dense import EngineJob
+
+    readers = {}
+    for unit in design.units:
+        for name in ('x', 'a', 'b', 'w'):
+            buf = getattr(unit, name, None)
+            if isinstance(buf, Buffer):
+                readers[id(buf)] = readers.get(id(buf), 0) + 1
+    fused = []
+    for unit in design.units:
+        prev = fused[-1] if fused else None
+        if (isinstance(unit, ActivationUnit) and isinstance(prev, EngineJob) and prev.post is None
+                and unit.x is prev.y and readers.get(id(prev.y)) == 1 and prev.y is not design.output
+                and prev.y.banks == 1 and unit.y.banks == 1):  # fmt: skip
+            mid = prev.y
+            prev.post, prev.y = unit, unit.y
+            for key in [k for k, b in design.buffers.items() if b is mid]:
+                del design.buffers[key]
+            continue
+        fused.append(unit)
+    design.units[:] = fused
 
 
 def _model_value(model, key, default):
@@ -157,6 +188,7 @@ def lower(model) -> Design:
                                    f'VHDLSpartan supports model inputs and outputs up to {MAX_IO_WIDTH} bits')  # fmt: skip
     if design.input is design.output:
         raise UnsupportedError('the model output is its input; VHDLSpartan needs at least one compute layer')
+    fuse_activations(design)
     design.engine = Engine.for_units(design.units, lanes, dsp_lanes)
     from ..resource_model.storage import choose_storage
 

@@ -17,6 +17,8 @@ entity tb_matmul_wrap is
     BIAS_W : positive; BIAS_SIGNED : boolean;
     A_W, B_W, ACC_W : positive;
     ACC_SHIFT, BIAS_SHIFT, OUT_SHIFT : integer;
+    D_W : positive; D_SIGNED : boolean; D_RND, D_SAT : natural;
+    POST, POST_RELU : natural; POST_SHIFT : integer;
     Y_W : positive; Y_SIGNED : boolean; RND, SAT : natural;
     XA_W, WA_W, BA_W, YA_W : positive;
     DSP_LANES : natural
@@ -54,6 +56,8 @@ begin
       X_W => X_W, X_SIGNED => X_SIGNED, W_W => W_W, W_SIGNED => W_SIGNED,
       BIAS_W => BIAS_W, BIAS_SIGNED => BIAS_SIGNED, A_W => A_W, B_W => B_W, ACC_W => ACC_W,
       ACC_SHIFT => ACC_SHIFT, BIAS_SHIFT => BIAS_SHIFT, OUT_SHIFT => OUT_SHIFT,
+      D_W => D_W, D_SIGNED => D_SIGNED, D_RND => D_RND, D_SAT => D_SAT,
+      POST => POST, POST_RELU => POST_RELU, POST_SHIFT => POST_SHIFT,
       Y_W => Y_W, Y_SIGNED => Y_SIGNED, RND => RND, SAT => SAT,
       XA_W => XA_W, WA_W => WA_W, BA_W => BA_W, YA_W => YA_W
     )

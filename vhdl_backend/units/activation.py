@@ -38,7 +38,10 @@ class ActivationUnit:
                    activation == 'relu')  # fmt: skip
 
     def emulate(self, env):
-        x = env[self.x.name]
+        return self.map_codes(env[self.x.name])
+
+    def map_codes(self, x):
+        """ReLU (if any), then the cast from x.type's grid to y.type."""
         if self.relu:
             x = np.maximum(x, 0)
         return requantize(x, self.x.type.frac, self.y.type)

@@ -19,7 +19,7 @@ from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml
 from ...integer_ops import cast_sum
 from .base import BANK_BY_COLUMN, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 
-ENGINE_DRAIN_CYCLES = 4  # engine input register, product, accumulator, acc_valid seen
+ENGINE_DRAIN_CYCLES = 4  # a group's last issue to its sums: operand read, engine input register, product, accumulator
 
 
 def lanes_for_reuse(n_in: int, n_out: int, reuse: int, lanes: int, what: str) -> int:
@@ -42,6 +42,12 @@ class EngineJob:
     uses_engine = True
     n_h = 1
     out_shift_extra = 0
+    post = None  # an ActivationUnit fused into the write-back (design.fuse_activations): y is its output
+
+    @property
+    def dense_type(self) -> FixedType:
+        """The product's own result type (the fused activation's input type when there is one)."""
+        return self.post.x.type if self.post is not None else self.y.type
 
     @property
     def prod_frac(self) -> int:
@@ -68,8 +74,18 @@ class EngineJob:
             )
 
     def cast(self, acc, bias):
-        """The result codes of exact sums acc (at prod_frac) and bias codes (at b_type.frac)."""
-        return cast_sum(acc, self.prod_frac, bias, self.b_type.frac, self.y.type, self.out_shift_extra)
+        """The result codes of exact sums acc (at prod_frac) and bias codes (at b_type.frac),
+        through the fused activation when there is one."""
+        codes = cast_sum(acc, self.prod_frac, bias, self.b_type.frac, self.dense_type, self.out_shift_extra)
+        return codes if self.post is None else self.post.map_codes(codes)
+
+    def dense_codes(self, env):
+        """The product's own result (before a fused activation), for hls4ml's trace."""
+        post, self.post = self.post, None
+        try:
+            return self.emulate(env)
+        finally:
+            self.post = post
 
     # -- schedule ----------------------------------------------------------------------
     @property
@@ -77,7 +93,13 @@ class EngineJob:
         return -(-self.n_out // self.lanes_used)
 
     def cycles(self) -> int:
-        return 1 + self.n_h * self.n_t * (self.groups * (self.n_in + ENGINE_DRAIN_CYCLES) + self.n_out)
+        """Start to done in vs_dense_ctrl: groups of P outputs are issued back to back (n_in cycles
+        each) while the previous group is written from the shadow bank (one output a cycle), so a
+        group costs max(n_in, outputs of the group before); the last one then drains and is written."""
+        p, n_in, rows = self.lanes_used, self.n_in, self.n_h * self.n_t
+        last_nw = self.n_out - (self.groups - 1) * p
+        return (1 + n_in + ENGINE_DRAIN_CYCLES + last_nw
+                + rows * (self.groups - 1) * max(n_in, p) + (rows - 1) * max(n_in, last_nw))  # fmt: skip
 
     def macs(self) -> int:
         return self.n_h * self.n_t * self.n_in * self.n_out
@@ -92,7 +114,7 @@ class EngineJob:
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""
-        yt, w_aw, b_w, b_aw = self.y.type, *self.operand_widths()
+        yt, dt, w_aw, b_w, b_aw = self.y.type, self.dense_type, *self.operand_widths()
         return dict(
             N_IN=self.n_in, N_OUT=self.n_out, N_T=self.n_t, P=self.lanes_used, LANES=engine.lanes, N_H=self.n_h,
             **self.geometry(), **self.result_geometry(),
@@ -101,7 +123,10 @@ class EngineJob:
             BIAS_W=b_w, BIAS_SIGNED=self.b_type.signed,
             A_W=engine.a_width, B_W=engine.b_width, ACC_W=engine.acc_width,
             ACC_SHIFT=self.sum_frac - self.prod_frac, BIAS_SHIFT=self.sum_frac - self.b_type.frac,
-            OUT_SHIFT=self.sum_frac + self.out_shift_extra - yt.frac,
+            OUT_SHIFT=self.sum_frac + self.out_shift_extra - dt.frac,
+            D_W=dt.width, D_SIGNED=dt.signed, D_RND=dt.rounding_code, D_SAT=dt.saturation_code,
+            POST=int(self.post is not None), POST_RELU=int(self.post is not None and self.post.relu),
+            POST_SHIFT=dt.frac - yt.frac,
             Y_W=yt.width, Y_SIGNED=yt.signed, RND=yt.rounding_code, SAT=yt.saturation_code,
             XA_W=self.x.aw, WA_W=w_aw, BA_W=b_aw, YA_W=self.y.aw,
         )  # fmt: skip

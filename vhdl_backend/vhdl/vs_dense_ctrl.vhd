@@ -1,11 +1,20 @@
 -- vs_dense_ctrl: runs one matrix product on the shared MAC engine: a Dense layer (per time
 -- step when N_T > 1, weights from a ROM) or a product of two buffers (attention's Q K^T and
 -- A V per head, the second operand from a banked buffer that gives P elements a read).
--- For each head h, row t and group g of P outputs: N_IN cycles issue x[XB + i] and the P
--- operands w[WB + i * W_SI] to the engine, the engine drains (4 cycles), then P cycles add
--- each lane's bias, requantize and write y[YB + gP + k], where XB = h*X_H + t*X_T,
--- WB = h*W_H + g*W_G, YB = h*Y_H + t*Y_T. Cycles from start to done:
--- 1 + N_H * N_T * (N_GROUPS * (N_IN + 4) + N_OUT), N_GROUPS = ceil(N_OUT / P).
+-- Groups j = 0 .. G - 1 (G = N_H * N_T * N_GROUPS) run in the order head h, row t, group g of
+-- P outputs. Issuing a group takes N_IN cycles: x[XB + i] and the P operands w[WB + i * W_SI]
+-- go to the engine, where XB = h*X_H + t*X_T, WB = h*W_H + g*W_G. The engine's sums appear
+-- 4 cycles after a group's last issue cycle (eng_acc_valid) and are copied into a shadow
+-- bank; from the next cycle on, the write-back adds each lane's bias, requantizes and writes
+-- y[YB + gP + k] (k = 0 .. nw - 1; YB = h*Y_H + t*Y_T), one output a cycle, while the engine
+-- already accumulates the next groups. nw is P, or LAST_NW for the last group of a row.
+-- The shadow must hold group j until its last write, so group j + 1 (whose sums arrive
+-- max(N_IN, nw_j) cycles after group j's) is issued right after group j, or after a stall of
+-- nw_j - N_IN cycles when N_IN < nw_j. Cycles from start to done (G groups, the last one then
+-- drains (4) and is written (LAST_NW) before done):
+--   5 + N_IN + LAST_NW + N_H * N_T * (N_GROUPS - 1) * max(N_IN, P)
+--     + (N_H * N_T - 1) * max(N_IN, LAST_NW),
+-- N_GROUPS = ceil(N_OUT / P), LAST_NW = N_OUT - (N_GROUPS - 1) * P.
 -- Y_MODE says how the result buffer is banked (y_bank is a one-hot bank write select):
 -- 0 one bank; 1 by row (bank t mod Y_BANKS, YB advances by Y_T every Y_BANKS rows);
 -- 2 by column (bank k, word YB + g; P = Y_BANKS).
@@ -26,6 +35,11 @@ entity vs_dense_ctrl is
     BIAS_W : positive; BIAS_SIGNED : boolean;
     A_W, B_W, ACC_W : positive;
     ACC_SHIFT, BIAS_SHIFT, OUT_SHIFT : integer;
+    -- POST = 1: an activation fused into the write-back. The sum is cast to the product's own
+    -- type D (D_*), then ReLU (POST_RELU = 1) and a second cast (shift POST_SHIFT) to y's type;
+    -- this saves the activation's pass over the tensor and the buffer between them.
+    D_W : positive := 1; D_SIGNED : boolean := true; D_RND, D_SAT : natural := 0;
+    POST, POST_RELU : natural := 0; POST_SHIFT : integer := 0;
     Y_W : positive; Y_SIGNED : boolean; RND, SAT : natural;
     XA_W, WA_W, BA_W, YA_W : positive
   );
@@ -54,32 +68,59 @@ architecture rtl of vs_dense_ctrl is
   constant N_GROUPS : positive := (N_OUT + P - 1) / P;
   constant LAST_NW : positive := N_OUT - (N_GROUPS - 1) * P;
   constant SUM_W   : positive := vs_max(ACC_W + vs_max(ACC_SHIFT, 0), BIAS_W + 1 + vs_max(BIAS_SHIFT, 0)) + 1;
-  type state_t is (S_IDLE, S_ISSUE, S_WAIT, S_WRITE);
-  signal st    : state_t := S_IDLE;
-  signal i     : natural range 0 to N_IN := 0;  -- ranges one past the end: GHDL checks i + 1 statically
+  -- Two machines: the issue side feeds the engine, the write-back side drains the shadow.
+  -- I_IDLE: nothing to issue (before start, and once the last group is issued);
+  -- I_STALL: waiting until the shadow will be free when the next group's sums arrive.
+  type issue_t is (I_IDLE, I_ISSUE, I_STALL);
+  -- W_IDLE: no product running (done once the last group is written);
+  -- W_WAIT: waiting for a group's sums; W_WRITE: writing output k of the shadowed group.
+  type wb_t is (W_IDLE, W_WAIT, W_WRITE);
+  signal ist : issue_t := I_IDLE;
+  signal wst : wb_t := W_IDLE;
+  -- issue side: ranges one past the end (GHDL checks i + 1 statically)
+  signal i     : natural range 0 to N_IN := 0;
   signal g     : natural range 0 to N_GROUPS := 0;
   signal t     : natural range 0 to N_T := 0;
   signal h     : natural range 0 to N_H := 0;
-  signal k     : natural range 0 to P := 0;
-  signal tb    : natural range 0 to Y_BANKS := 0;  -- t mod Y_BANKS
-  -- bases; ranges one past the last address each can reach
+  signal sc    : natural range 0 to P := 0;  -- stall cycles so far
   signal xhead, xbase : natural range 0 to N_H * X_H + N_T * X_T + 1 := 0;
   signal whead, wbase : natural range 0 to N_H * W_H + N_GROUPS * W_G + 1 := 0;
   signal wi    : natural range 0 to N_IN * W_SI + 1 := 0;
+  -- write-back side: its own group, row and head (it trails the issue side by one group or less)
+  signal k     : natural range 0 to P := 0;
+  signal gw    : natural range 0 to N_GROUPS := 0;
+  signal tw    : natural range 0 to N_T := 0;
+  signal hw    : natural range 0 to N_H := 0;
+  signal tb    : natural range 0 to Y_BANKS := 0;  -- tw mod Y_BANKS
   signal yhead, ybase : natural range 0 to N_H * Y_H + N_T * Y_T + 1 := 0;
   signal gbase : natural range 0 to N_GROUPS * P := 0;
+  -- The shadow bank: the P used accumulators of the group being written (P * ACC_W flip-flops,
+  -- the only sizeable cost of the overlap). It is loaded whole when eng_acc_valid is high, the one
+  -- cycle the engine shows a group's sums before the next group's first products replace them
+  -- (no mux in front of the flip-flops: load enable only), and read through a P-to-1 selection by
+  -- k (fewer LUTs than shifting the bank a word a write). A flat vector and a loop select, not an
+  -- array indexed by k, so that synthesis sees no memory (one word when P = 1).
+  signal shadow : std_logic_vector(P * ACC_W - 1 downto 0) := (others => '0');
   signal y_bank_r : std_logic_vector(Y_BANKS - 1 downto 0) := (others => '0');
   signal v1, f1, l1, y_we_r, done_r : std_logic := '0';
   signal y_addr_r : std_logic_vector(YA_W - 1 downto 0) := (others => '0');
   signal y_data_r : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
-  signal nw : natural range 1 to P;
+  signal nw_i, nw_w, nw_prev : natural range 1 to P;
+  signal b_next : natural range 0 to N_GROUPS * P;
 begin
-  nw <= LAST_NW when g = N_GROUPS - 1 else P;
+  nw_i <= LAST_NW when g = N_GROUPS - 1 else P;      -- outputs of the group being issued
+  nw_prev <= LAST_NW when g = 0 else P;              -- in I_STALL: of the group issued last
+  nw_w <= LAST_NW when gw = N_GROUPS - 1 else P;     -- of the group being written
+  b_next <= 0 when gw = N_GROUPS - 1 else gbase + P;  -- bias base of the group written next
 
-  x_addr <= std_logic_vector(to_unsigned(xbase + i, XA_W)) when st = S_ISSUE else (others => '0');
-  w_addr <= std_logic_vector(to_unsigned(wbase + wi, WA_W)) when st = S_ISSUE else (others => '0');
-  b_addr <= std_logic_vector(to_unsigned(gbase + k + 1, BA_W)) when st = S_WRITE else
-            std_logic_vector(to_unsigned(gbase, BA_W)) when st = S_WAIT else (others => '0');
+  x_addr <= std_logic_vector(to_unsigned(xbase + i, XA_W)) when ist = I_ISSUE else (others => '0');
+  w_addr <= std_logic_vector(to_unsigned(wbase + wi, WA_W)) when ist = I_ISSUE else (others => '0');
+  -- The bias ROM answers a cycle later: ask for the bias of the next write. Waiting for sums, that
+  -- is output 0 of the group; at the last write of a group it is output 0 of the next group
+  -- (whose sums may arrive in this very cycle).
+  b_addr <= std_logic_vector(to_unsigned(gbase + k + 1, BA_W)) when wst = W_WRITE and k /= nw_w - 1 else
+            std_logic_vector(to_unsigned(b_next, BA_W)) when wst = W_WRITE else
+            std_logic_vector(to_unsigned(gbase, BA_W)) when wst = W_WAIT else (others => '0');
 
   -- Operands arrive one cycle after their addresses (registered reads).
   eng_valid <= v1;
@@ -100,99 +141,145 @@ begin
   process (clk)
     variable acc_k : signed(ACC_W - 1 downto 0);
     variable sum   : signed(SUM_W - 1 downto 0);
+    variable d_val : signed(D_W downto 0);
   begin
     if rising_edge(clk) then
       y_we_r <= '0';
       done_r <= '0';
-      if st = S_ISSUE then v1 <= '1'; else v1 <= '0'; end if;
-      -- first/last only while issuing: idle controllers drive zeros into the shared engine
-      if st = S_ISSUE and i = 0 then f1 <= '1'; else f1 <= '0'; end if;
-      if st = S_ISSUE and i = N_IN - 1 then l1 <= '1'; else l1 <= '0'; end if;
+      if ist = I_ISSUE then v1 <= '1'; else v1 <= '0'; end if;
+      -- first/last only while issuing: idle controllers drive zeros into the shared engine.
+      -- A group's first product restarts each lane's sum, so groups can follow back-to-back.
+      if ist = I_ISSUE and i = 0 then f1 <= '1'; else f1 <= '0'; end if;
+      if ist = I_ISSUE and i = N_IN - 1 then l1 <= '1'; else l1 <= '0'; end if;
       if rst = '1' then
-        st <= S_IDLE;
+        ist <= I_IDLE;
+        wst <= W_IDLE;
         v1 <= '0';
       else
         -- if/elsif, not case: GHDL writes a case as a Verilog case without default,
         -- in which Yosys infers latches
-        if st = S_IDLE then
-            if start = '1' then
-              i <= 0; g <= 0; t <= 0; h <= 0; k <= 0; tb <= 0; wi <= 0;
-              xhead <= 0; xbase <= 0; whead <= 0; wbase <= 0; yhead <= 0; ybase <= 0; gbase <= 0;
-              st <= S_ISSUE;
-            end if;
-        elsif st = S_ISSUE then
-            if i = N_IN - 1 then
-              i <= 0;
-              wi <= 0;
-              st <= S_WAIT;
-            else
-              i <= i + 1;
-              wi <= wi + W_SI;
-            end if;
-        elsif st = S_WAIT then
-            if eng_acc_valid = '1' then
-              k <= 0;
-              st <= S_WRITE;
-            end if;
-        elsif st = S_WRITE then
-            acc_k := (others => '0');
-            for lane in 0 to P - 1 loop
-              if lane = k then
-                acc_k := signed(eng_acc((lane + 1) * ACC_W - 1 downto lane * ACC_W));
-              end if;
-            end loop;
-            sum := shift_left(resize(acc_k, SUM_W), vs_max(ACC_SHIFT, 0))
-                   + shift_left(resize(vs_to_signed(b_data, BIAS_SIGNED, BIAS_W + 1), SUM_W), vs_max(BIAS_SHIFT, 0));
-            y_data_r <= vs_requant(sum, OUT_SHIFT, Y_W, Y_SIGNED, RND, SAT);
-            if Y_MODE = 2 then
-              y_addr_r <= std_logic_vector(to_unsigned(ybase + g, YA_W));
-            else
-              y_addr_r <= std_logic_vector(to_unsigned(ybase + gbase + k, YA_W));
-            end if;
-            for b in 0 to Y_BANKS - 1 loop
-              if (Y_MODE = 2 and b = k) or (Y_MODE /= 2 and b = tb) then
-                y_bank_r(b) <= '1';
-              else
-                y_bank_r(b) <= '0';
-              end if;
-            end loop;
-            y_we_r <= '1';
-            if k = nw - 1 then
-              k <= 0;
-              if g = N_GROUPS - 1 then
-                g <= 0; gbase <= 0; wbase <= whead;
-                if t = N_T - 1 then
-                  t <= 0; tb <= 0;
-                  if h = N_H - 1 then
-                    done_r <= '1';
-                    st <= S_IDLE;
-                  else
-                    h <= h + 1;
-                    xhead <= xhead + X_H; xbase <= xhead + X_H;
-                    whead <= whead + W_H; wbase <= whead + W_H;
-                    yhead <= yhead + Y_H; ybase <= yhead + Y_H;
-                    st <= S_ISSUE;
-                  end if;
-                else
-                  t <= t + 1;
-                  xbase <= xbase + X_T;
-                  if Y_MODE = 1 and tb < Y_BANKS - 1 then
-                    tb <= tb + 1;
-                  else
-                    tb <= 0;
-                    ybase <= ybase + Y_T;
-                  end if;
-                  st <= S_ISSUE;
+        -- issue side -----------------------------------------------------------------------
+        if ist = I_IDLE then
+          if start = '1' and wst = W_IDLE then
+            i <= 0; g <= 0; t <= 0; h <= 0; wi <= 0; sc <= 0;
+            xhead <= 0; xbase <= 0; whead <= 0; wbase <= 0;
+            ist <= I_ISSUE;
+          end if;
+        elsif ist = I_ISSUE then
+          if i = N_IN - 1 then
+            i <= 0;
+            wi <= 0;
+            sc <= 0;
+            if g = N_GROUPS - 1 then
+              g <= 0; wbase <= whead;
+              if t = N_T - 1 then
+                t <= 0;
+                if h /= N_H - 1 then
+                  h <= h + 1;
+                  xhead <= xhead + X_H; xbase <= xhead + X_H;
+                  whead <= whead + W_H; wbase <= whead + W_H;
                 end if;
               else
-                g <= g + 1;
-                gbase <= gbase + P;
-                wbase <= wbase + W_G;
-                st <= S_ISSUE;
+                t <= t + 1;
+                xbase <= xbase + X_T;
               end if;
             else
-              k <= k + 1;
+              g <= g + 1;
+              wbase <= wbase + W_G;
             end if;
+            if g = N_GROUPS - 1 and t = N_T - 1 and h = N_H - 1 then
+              ist <= I_IDLE;  -- all issued; the write-back side finishes the product
+            elsif nw_i > N_IN then
+              ist <= I_STALL;  -- the next group's sums would come before this group is written
+            end if;
+          else
+            i <= i + 1;
+            wi <= wi + W_SI;
+          end if;
+        elsif ist = I_STALL then
+          -- nw_prev - N_IN stall cycles: the next group's sums then arrive nw_prev cycles after
+          -- the previous group's, in the cycle of its last write
+          if sc + N_IN + 1 >= nw_prev then
+            ist <= I_ISSUE;
+          else
+            sc <= sc + 1;
+          end if;
+        end if;
+
+        -- write-back side ------------------------------------------------------------------
+        if wst = W_IDLE then
+          if start = '1' and ist = I_IDLE then
+            k <= 0; gw <= 0; tw <= 0; hw <= 0; tb <= 0; yhead <= 0; ybase <= 0; gbase <= 0;
+            wst <= W_WAIT;
+          end if;
+        elsif wst = W_WRITE then
+          acc_k := (others => '0');
+          for lane in 0 to P - 1 loop
+            if lane = k then
+              acc_k := signed(shadow((lane + 1) * ACC_W - 1 downto lane * ACC_W));
+            end if;
+          end loop;
+          sum := shift_left(resize(acc_k, SUM_W), vs_max(ACC_SHIFT, 0))
+                 + shift_left(resize(vs_to_signed(b_data, BIAS_SIGNED, BIAS_W + 1), SUM_W), vs_max(BIAS_SHIFT, 0));
+          if POST = 0 then
+            y_data_r <= vs_requant(sum, OUT_SHIFT, Y_W, Y_SIGNED, RND, SAT);
+          else
+            d_val := vs_to_signed(vs_requant(sum, OUT_SHIFT, D_W, D_SIGNED, D_RND, D_SAT), D_SIGNED, D_W + 1);
+            if POST_RELU = 1 and d_val < 0 then
+              d_val := (others => '0');
+            end if;
+            y_data_r <= vs_requant(d_val, POST_SHIFT, Y_W, Y_SIGNED, RND, SAT);
+          end if;
+          if Y_MODE = 2 then
+            y_addr_r <= std_logic_vector(to_unsigned(ybase + gw, YA_W));
+          else
+            y_addr_r <= std_logic_vector(to_unsigned(ybase + gbase + k, YA_W));
+          end if;
+          for b in 0 to Y_BANKS - 1 loop
+            if (Y_MODE = 2 and b = k) or (Y_MODE /= 2 and b = tb) then
+              y_bank_r(b) <= '1';
+            else
+              y_bank_r(b) <= '0';
+            end if;
+          end loop;
+          y_we_r <= '1';
+          if k = nw_w - 1 then
+            k <= 0;
+            wst <= W_WAIT;
+            if gw = N_GROUPS - 1 then
+              gw <= 0; gbase <= 0;
+              if tw = N_T - 1 then
+                tw <= 0; tb <= 0;
+                if hw = N_H - 1 then
+                  done_r <= '1';
+                  wst <= W_IDLE;
+                else
+                  hw <= hw + 1;
+                  yhead <= yhead + Y_H; ybase <= yhead + Y_H;
+                end if;
+              else
+                tw <= tw + 1;
+                if Y_MODE = 1 and tb < Y_BANKS - 1 then
+                  tb <= tb + 1;
+                else
+                  tb <= 0;
+                  ybase <= ybase + Y_T;
+                end if;
+              end if;
+            else
+              gw <= gw + 1;
+              gbase <= gbase + P;
+            end if;
+          else
+            k <= k + 1;
+          end if;
+        end if;
+        -- A group's sums: the schedule above makes them arrive while waiting or in the cycle of
+        -- the previous group's last write, never earlier, so the shadow is free to take them.
+        if eng_acc_valid = '1' and wst /= W_IDLE then
+          shadow <= eng_acc(P * ACC_W - 1 downto 0);
+          k <= 0;
+          wst <= W_WRITE;
         end if;
       end if;
     end if;
