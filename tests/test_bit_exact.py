@@ -58,3 +58,19 @@ def test_trace_gives_per_layer_outputs(models, tmp_path):
     for name in ('embed_relu', 'ffn_relu', 'residual'):
         keras_out = tf.keras.Model(model.input, model.get_layer(name).output).predict(x, verbose=0)
         np.testing.assert_array_equal(trace[name], keras_out.reshape(50, -1))
+
+
+def test_dense_and_its_activation_run_as_one_unit(models, tmp_path):
+    """A Dense whose result only its activation reads writes the activation's output itself:
+    no vs_map pass and no buffer between them (the GHDL tests above check the bits)."""
+    from vhdlspartan.vhdl_backend.units.activation import ActivationUnit
+    from vhdlspartan.vhdl_backend.units.dense import EngineJob
+
+    design = convert(models['timeseries'], tmp_path)._vhdlspartan_design
+    fused = [u for u in design.units if isinstance(u, EngineJob) and u.post is not None]
+    assert {u.post.layer_name for u in fused} >= {'embed_relu', 'ffn_relu'}
+    assert not any(isinstance(b, ActivationUnit) and isinstance(a, EngineJob) and b.x is a.y
+                   for a, b in zip(design.units, design.units[1:]))  # fmt: skip
+    for u in fused:
+        assert u.y is u.post.y and u.post.x not in design.all_buffers
+        assert u.generics(design.engine)['POST'] == 1 and u.generics(design.engine)['POST_RELU'] == int(u.post.relu)
