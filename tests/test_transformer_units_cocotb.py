@@ -1,7 +1,7 @@
 """Per-cycle cocotb tests, simulated with GHDL, of the VHDL units the Transformer layers use:
 vs_softmax (integer softmax over rows, driven alone with Python models of the input buffer and
 the exp table ROM) and vs_dense_ctrl on a real vs_mac_engine in its buffer-product mode
-(attention's Q K^T and A V per head) and with a result banked by row.
+(attention's Q K^T and A V per head) and with a result banked by row or by column.
 
 The cases are computed here with the Python twins (SoftmaxUnit, MatMulUnit, DenseUnit: generics,
 cycles, ROM packing, emulate) and independent NumPy references; the cocotb modules under
@@ -15,6 +15,7 @@ import json
 import random
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -58,15 +59,28 @@ def _code_range(t: FixedType) -> tuple[int, int]:
 # --- vs_softmax ------------------------------------------------------------------------------
 
 # id, ROWS, N, x type (the buffer the unit reads), input (bits, integer), exp bits, table size,
-# output bits, runs (each ROWS rows; the edge rows come first)
+# output bits, runs (each ROWS rows; the edge rows come first), DIVS (pass-3 dividers; a divider
+# takes a new division every NUM_W + 2 cycles, NUM_W = exp bits + output bits - 1)
 SOFTMAX_CASES = [
-    # the QSoftmax defaults: input = x (SHIFT 0), table 256 (distances up to 255: no clamp)
-    pytest.param(3, 6, FixedType(8, 4, True, 'RND_CONV', 'SAT'), (8, 3), 8, 256, 8, 6, id='R3-N6-s8i3-e8-t256'),
+    # the QSoftmax defaults: input = x (SHIFT 0), table 256 (distances up to 255: no clamp); one
+    # divider: a division every NUM_W + 2 = 17 cycles
+    pytest.param(3, 6, FixedType(8, 4, True, 'RND_CONV', 'SAT'), (8, 3), 8, 256, 8, 6, 1, id='R3-N6-s8i3-e8-t256-d1'),
+    # 4 dividers (1 < DIVS < NUM_W + 2): a row is a burst of 4 and one of 2
+    pytest.param(3, 6, FixedType(8, 4, True, 'RND_CONV', 'SAT'), (8, 3), 8, 256, 8, 4, 4, id='R3-N6-s8i3-e8-t256-d4'),
     # unsigned, wider x (SHIFT 3), the cast saturates; the smallest table check_exp_table accepts
-    # (46: entry 44 is 1, entry 45 the first 0) against 128 distances: clamps
-    pytest.param(2, 12, FixedType(10, 6, False), (8, 4), 8, 46, 10, 8, id='R2-N12-u10-sh3-t46'),
-    # wide signed x with fewer frac bits than the input (SHIFT -2), table 100 (not a power of 2)
-    pytest.param(2, 5, FixedType(12, 2, True), (6, 1), 6, 100, 7, 8, id='R2-N5-s12-sh-2-e6-t100'),
+    # (46: entry 44 is 1, entry 45 the first 0) against 128 distances: clamps; bursts of 5, 5, 2
+    pytest.param(2, 12, FixedType(10, 6, False), (8, 4), 8, 46, 10, 8, 5, id='R2-N12-u10-sh3-t46-d5'),
+    # wide signed x with fewer frac bits than the input (SHIFT -2), table 100 (not a power of 2);
+    # one divider: the next row's first division waits for the last one (2 N + 1 < NUM_W + 2)
+    pytest.param(2, 5, FixedType(12, 2, True), (6, 1), 6, 100, 7, 8, 1, id='R2-N5-s12-sh-2-e6-t100-d1'),
+    # more dividers than elements (N < DIVS): one burst a row, dividers 5..7 unused
+    pytest.param(2, 5, FixedType(12, 2, True), (6, 1), 6, 100, 7, 6, 8, id='R2-N5-s12-sh-2-e6-t100-d8'),
+    # DIVS >= NUM_W + 5 = 17 (NUM_W + 2 = 14 suffice): a division every cycle, rows of 20 wrap the
+    # round robin
+    pytest.param(3, 20, FixedType(8, 4, True), (6, 1), 6, 100, 7, 4, 17, id='R3-N20-s8-i6-e6-t100-d17'),
+    # short rows (N = 3) with bursts of 2 and 1: each row's first burst waits NUM_W + 2 cycles
+    # after the previous row's last burst began
+    pytest.param(5, 3, FixedType(8, 4, True), (8, 3), 8, 256, 8, 4, 2, id='R5-N3-s8i3-e8-t256-d2'),
 ]
 
 
@@ -110,16 +124,17 @@ def _softmax_rows(rng: random.Random, unit: SoftmaxUnit, count: int) -> list[lis
     return rows[:count]
 
 
-@pytest.mark.parametrize('rows,n,x_type,in_bi,exp_bits,table_size,out_bits,runs', SOFTMAX_CASES)
-def test_softmax(tmp_path, rows, n, x_type, in_bi, exp_bits, table_size, out_bits, runs):
+@pytest.mark.parametrize('rows,n,x_type,in_bi,exp_bits,table_size,out_bits,runs,divs', SOFTMAX_CASES)
+def test_softmax(tmp_path, rows, n, x_type, in_bi, exp_bits, table_size, out_bits, runs, divs):
     out_type = unsigned_unit_type(out_bits)
     unit = SoftmaxUnit('u_sm', 'sm', Buffer('t_x', rows * n, x_type, 'lutram'), Buffer('t_y', rows * n, out_type,
-                       'lutram'), rows, n, *in_bi, exp_bits, table_size, 'lutram')  # fmt: skip
+                       'lutram'), rows, n, *in_bi, exp_bits, table_size, 'lutram', divs)  # fmt: skip
     in_type, exp_type = unit.in_type, unit.exp_type
     assert in_type == signed_type(*in_bi) and exp_type == unsigned_unit_type(exp_bits)
     check_exp_table(in_type, exp_type, table_size, 'test case')  # the table is one the converter accepts
     generics = unit.generics(None)
-    rng = random.Random(rows * 1000 + n * 10 + exp_bits)
+    assert generics['DIVS'] == divs
+    rng = random.Random(rows * 1000 + n * 10 + exp_bits + divs)
     all_rows = _softmax_rows(rng, unit, rows * runs)
     x = np.array(all_rows, dtype=np.int64).reshape(runs, rows * n)
     q = requantize(x, x_type.frac, in_type).reshape(runs, rows, n)
@@ -173,18 +188,26 @@ def _cast(job, acc, bias, b_frac):
 
 def _writes(job, value_at) -> list:
     """Expected writes in the controller's order (head, row, group, lane): (cycles after start,
-    one-hot bank, address, value); value_at(h, t, o) -> (bank, address, value)."""
+    one-hot bank, address, value); value_at(h, t, o) -> (bank, address, value).
+    The schedule, modelled by its resources: the engine takes a group's operands in n_in
+    consecutive cycles (the first group in cycles 1..n_in after start), and its sums show 4 cycles
+    after the last (ENGINE_DRAIN_CYCLES); the write-back, one output a cycle from the cycle after
+    the sums (the shadow bank), must have written the previous group by then, otherwise issuing
+    waits. A write is seen (registered) a cycle later, and done the cycle after the last write."""
     p, groups, n_in = job.lanes_used, job.groups, job.n_in
-    out, elapsed = [], 0
+    out, last_issue, last_write = [], 0, 0
     for h in range(job.n_h):
         for t in range(job.n_t):
             for g in range(groups):
                 nw = min(p, job.n_out - g * p)
+                last_issue = max(last_issue + n_in, last_write - 4)  # first write after the previous last
+                first_write = last_issue + 4 + 1
+                assert first_write > last_write
                 for k in range(nw):
                     bank, addr, v = value_at(h, t, g * p + k)
-                    out.append((1 + elapsed + n_in + 4 + k + 1, 1 << bank, addr, int(v)))
-                elapsed += n_in + 4 + nw
-    assert 1 + elapsed == job.cycles()
+                    out.append((first_write + k + 1, 1 << bank, addr, int(v)))
+                last_write = first_write + nw - 1
+    assert last_write + 1 == job.cycles()
     return out
 
 
@@ -208,9 +231,9 @@ def _pack(rows, width: int) -> list:
     return words
 
 
-def _qk_job(kind):
-    """Q K^T: 2 heads, T=5, dk=4, P=2 (last group of keys partial), K banked by row, 1/sqrt(dk) = 2^-1."""
-    h, t_len, dk, p = 2, 5, 4, 2
+def _qk_job(kind, h=2, t_len=5, dk=4, p=2):
+    """Q K^T: h heads, T, dk, P (default 2, 5, 4, 2: last group of keys partial), K banked by row,
+    1/sqrt(dk) taken as 2^-1."""
     inner = h * dk
     proj = FixedType(8, 4, True, 'RND_CONV', 'SAT')
     q = Buffer('t_q', t_len * inner, proj, 'lutram')
@@ -220,9 +243,8 @@ def _qk_job(kind):
                       dict(X_T=inner, X_H=dk, W_G=inner, W_H=dk, W_SI=1, Y_T=t_len, Y_H=t_len * t_len), h, 1)  # fmt: skip
 
 
-def _av_job(kind):
-    """A V: 2 heads, T=5, dk=4, P=2, V banked by column, A unsigned (probabilities)."""
-    h, t_len, dk, p = 2, 5, 4, 2
+def _av_job(kind, h=2, t_len=5, dk=4, p=2):
+    """A V: h heads, T, dk, P (default 2, 5, 4, 2), V banked by column, A unsigned (probabilities)."""
     inner = h * dk
     a = Buffer('t_a', h * t_len * t_len, unsigned_unit_type(8), 'lutram')
     v = Buffer('t_v', t_len * inner, FixedType(8, 4, True, 'RND_CONV', 'SAT'), 'lutram', banks=p,
@@ -265,13 +287,16 @@ def _matmul_run(job: MatMulUnit, rng: random.Random, kind: str) -> dict:
                 writes=_writes(job, value_at), y=y_flat.tolist())
 
 
-def _dense_job(kind):
-    """A Dense per time step (N_H = 1) with bias, partial last group, result banked by row in 2 banks."""
-    n_in, n_out, n_t, p = 6, 7, 5, 3
+def _dense_job(kind, n_in=6, n_out=7, n_t=5, p=3, by_column=False):
+    """A Dense per time step (N_H = 1) with bias (default: N_IN 6, N_OUT 7, N_T 5, P 3: partial last
+    group), result banked by row in 2 banks, or by column in P banks."""
     xt, wt, bt = FixedType(8, 2, True), FixedType(6, 3, True), FixedType(7, 7, True)  # bias finer: ACC_SHIFT 2
     yt = FixedType(6, 2, True, 'RND', 'SAT_SYM')
     x = Buffer('t_x', n_t * n_in, xt, 'lutram')
-    y = Buffer('t_y', n_t * n_out, yt, 'lutram', banks=2, bank_mode=BANK_BY_ROW, row=n_out)
+    if by_column:
+        y = Buffer('t_y', n_t * n_out, yt, 'lutram', banks=p, bank_mode=BANK_BY_COLUMN, row=n_out)
+    else:
+        y = Buffer('t_y', n_t * n_out, yt, 'lutram', banks=2, bank_mode=BANK_BY_ROW, row=n_out)
     rng = np.random.default_rng(5)
     weights = rng.integers(wt.min_int, wt.max_int + 1, (n_in, n_out))
     weights[:, 0], weights[:, 1] = wt.min_int, wt.max_int  # saturating columns
@@ -295,18 +320,26 @@ def _dense_run(job: DenseUnit, rng: random.Random, kind: str) -> dict:
                             job.w_type.width)  # fmt: skip
     banks, row = job.y.banks, job.n_out
 
-    def value_at(h, t, o):  # banked by row: row t in bank t mod 2, word (t div 2) * row + o
-        return t % banks, (t // banks) * row + o, y[t, o]
+    def value_at(h, t, o):
+        if job.y.bank_mode == BANK_BY_COLUMN:  # element (t, o) in bank o mod P, word t * row / P + o div P
+            return o % banks, t * row // banks + o // banks, y[t, o]
+        return t % banks, (t // banks) * row + o, y[t, o]  # by row: row t in bank t mod 2, word (t div 2) * row + o
 
     return dict(x=to_twos(x_mat.reshape(-1), xt.width).tolist(), w=list(w_words), b=list(b_words),
                 writes=_writes(job, value_at), y=y.reshape(-1).tolist())
 
 
 # id, job builder, run builder, engine LANES, DSP_LANES
+# Groups follow back to back across rows and heads in all; N_IN < P (issuing stalls until the
+# shadow bank is written) in the last three, after every group or only after full ones.
 MATMUL_CASES = [
     pytest.param(_qk_job, _matmul_run, 3, 1, id='QKt-H2-T5-dk4-P2-lanes3'),
     pytest.param(_av_job, _matmul_run, 2, 2, id='AV-H2-T5-dk4-P2-ux'),
     pytest.param(_dense_job, _dense_run, 4, 2, id='dense-T5-in6-out7-P3-ybanks2'),
+    pytest.param(partial(_av_job, h=2, t_len=3, dk=8, p=4), _matmul_run, 5, 2, id='AV-H2-T3-dk8-P4-stall'),
+    pytest.param(partial(_qk_job, h=2, t_len=7, dk=2, p=4), _matmul_run, 4, 4, id='QKt-H2-T7-dk2-P4-stall'),
+    pytest.param(partial(_dense_job, n_in=2, n_out=8, n_t=3, p=4, by_column=True), _dense_run, 4, 1,
+                 id='dense-T3-in2-out8-P4-ycolumns-stall'),
 ]
 
 
@@ -318,8 +351,11 @@ def test_matmul(tmp_path, make_job, make_run, lanes, dsp_lanes):
     generics = dict(job.generics(engine), DSP_LANES=dsp_lanes)
     if isinstance(job, MatMulUnit):
         assert generics['BIAS_W'] == 1 and generics['Y_MODE'] == 0
-    groups = -(-generics['N_OUT'] // generics['P'])
-    cycles = 1 + generics['N_H'] * generics['N_T'] * (groups * (generics['N_IN'] + 4) + generics['N_OUT'])
+    # the closed formula of vs_dense_ctrl's header
+    n_in, p, rows = generics['N_IN'], generics['P'], generics['N_H'] * generics['N_T']
+    groups = -(-generics['N_OUT'] // p)
+    last_nw = generics['N_OUT'] - (groups - 1) * p
+    cycles = 5 + n_in + last_nw + rows * (groups - 1) * max(n_in, p) + (rows - 1) * max(n_in, last_nw)
     assert cycles == job.cycles()
     rng = random.Random(lanes * 100 + dsp_lanes)
     runs = [make_run(job, rng, kind) for kind in ('edge', 'small', 'uniform', 'edge')]

@@ -30,6 +30,27 @@ def _bit(v):
     return int(v) if v.is_resolvable else v
 
 
+def write_cycles(rows: int, n: int, divs: int, num_w: int) -> list[int]:
+    """Cycles after start of the writes, element by element, from the unit's rules (not from the
+    closed formula of cycles(), which the last one checks): one element read a cycle, pass 1 and
+    pass 2 of a row (2 N reads) from cycle 1 on, then pass 3 reads element j in the first cycle in
+    which divider j mod DIVS is free again. A division starts 2 cycles after its read (the element,
+    then its table entry), the divider takes a new start NUM_W + 2 cycles after a start, and its
+    result is written NUM_W + 2 cycles after the start."""
+    busy = num_w + 2
+    free = [0] * divs  # the first read cycle whose division divider d may start
+    t, out = 1, []
+    for _ in range(rows):
+        t += 2 * n
+        for j in range(n):
+            d = j % divs
+            t = max(t, free[d])
+            free[d] = t + busy
+            out.append(t + 2 + busy)
+            t += 1
+    return out
+
+
 @cocotb.test()
 async def softmax_rows(dut):
     with open(os.environ['SOFTMAX_CASE_FILE']) as f:
@@ -111,10 +132,9 @@ async def softmax_rows(dut):
         assert done_cycle - start_cycle == cycles, (
             f'run {run}: done {done_cycle - start_cycle} cycles after start, expected cycles() = {cycles}'
         )
-        # One write per element, in address order; element j of row r is written when its
-        # division ends: row period R = 2N + 3 + N (NUM_W + 5), the quotient NUM_W + 5 cycles apart.
-        period = 2 * n + 3 + n * (g['NUM_W'] + 5)
-        want_at = [r * period + 2 * n + 3 + (j + 1) * (g['NUM_W'] + 5) for r in range(rows) for j in range(n)]
+        # One write per element, in address order, each when its division ends (write_cycles).
+        want_at = write_cycles(rows, n, g['DIVS'], g['NUM_W'])
+        assert want_at[-1] == cycles, f'the schedule ends at {want_at[-1]}, cycles() = {cycles}'
         assert [a for _, a, _ in writes] == list(range(rows * n)), f'run {run}: addresses written {writes}'
         assert [c for c, _, _ in writes] == want_at, f'run {run}: writes at cycles {[c for c, _, _ in writes]}'
         bad = [f'row {a // n} x={xs[(a // n) * n:(a // n + 1) * n]} y[{a % n}]: got {v}, expected {want[a]}'

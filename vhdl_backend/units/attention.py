@@ -23,7 +23,7 @@ from ...integer_ops import min_exp_table_size, signed_type, unsigned_unit_type
 from .activation import cast_input
 from .base import BANK_BY_COLUMN, BANK_BY_ROW, Buffer, vhdl_name
 from .dense import DenseUnit, MatMulUnit, lanes_for_reuse
-from .softmax import SoftmaxUnit
+from .softmax import SoftmaxUnit, softmax_dividers
 
 # Post-training quantization of tf.keras MultiHeadAttention: hls4ml Precision keys of the layer
 # and their defaults when not configured at layer name or layer type level.
@@ -116,6 +116,7 @@ def lower_attention(layer, design) -> list:
     sm = SoftmaxUnit(design._unique(f'u_{base}_softmax'), layer.name, s, a, h * t_len, t_len, spec.score_type.width,
                      spec.score_type.integer - 1, spec.exp_type.width, spec.table_size,
                      design.storage(layer, 'weight', 0))  # fmt: skip
+    sm.divs = softmax_dividers(layer, design, sm.n, sm.num_width)
     av = MatMulUnit(design._unique(f'u_{base}_av'), layer.name, a, v, c, t_len, t_len, dk, p_av,
                     dict(X_T=t_len, X_H=t_len * t_len, W_G=1, W_H=dk // p_av, W_SI=inner // p_av, Y_T=inner, Y_H=dk),
                     h)  # fmt: skip

@@ -1,15 +1,42 @@
 """QSoftmax over the last axis: rows of N elements (see vhdlspartan.layers.QSoftmax).
 
-VHDL: ``vs_softmax.vhd``, with the exp table in a ROM of its own.
+VHDL: ``vs_softmax.vhd``, with the exp table in a ROM of its own and `divs` vs_dividers for the
+per-element divisions (round robin; `softmax_dividers` chooses how many).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import UnsupportedError
 from ...fixed import requantize
 from ...integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
 from .base import Emitted, Rom, addr_width, pack_words, table_reader_emit
+
+DIVIDERS_KEY = 'SoftmaxDividers'  # optional hls4ml config key (layer name, then layer type level)
+
+
+# Past 4 dividers (about 80 LUTs each) few cycles remain to win: at window 12 and 16 lanes,
+# 4 dividers take 763 cycles and 12 take 451, for 770 more LUTs (Yosys).
+DEFAULT_MAX_DIVIDERS = 4
+
+
+def softmax_dividers(layer, design, n: int, num_width: int) -> int:
+    """Pass-3 dividers of a softmax over rows of n: as many as the engine has lanes (the scale of
+    the design) up to DEFAULT_MAX_DIVIDERS, capped where more would never be used: n (one division
+    per element of a row) and num_width + 2 (a divider takes a new start that often, so that many
+    give one division a cycle). The layer's SoftmaxDividers config key, when given, replaces
+    the default (up to the same caps)."""
+    wanted = min(design.lanes, DEFAULT_MAX_DIVIDERS)
+    cfg = design.model_config.config.get('HLSConfig', {}) if design.model_config is not None else {}
+    for scope in (cfg.get('LayerName', {}).get(layer.name), cfg.get('LayerType', {}).get(layer.class_name)):
+        if scope and DIVIDERS_KEY in scope:
+            wanted = scope[DIVIDERS_KEY]
+            if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
+                raise UnsupportedError(f'layer {layer.name!r} {DIVIDERS_KEY} {wanted!r} is not valid; '
+                                       'use an integer >= 1')  # fmt: skip
+            break
+    return min(wanted, n, num_width + 2)
 
 
 @dataclass
@@ -27,6 +54,7 @@ class SoftmaxUnit:
     exp_bits: int
     table_size: int
     table_storage: str
+    divs: int = 1  # dividers of pass 3 (round robin); see softmax_dividers
 
     @classmethod
     def from_layer(cls, layer, design):
@@ -36,6 +64,7 @@ class SoftmaxUnit:
                    layer.get_attr('input_bits'), layer.get_attr('input_integer'), layer.get_attr('exp_bits'),
                    layer.get_attr('table_size'), design.storage(layer, 'weight', 0))  # fmt: skip
         check_exp_table(unit.in_type, unit.exp_type, unit.table_size, f'layer {layer.name!r} (QSoftmax)')
+        unit.divs = softmax_dividers(layer, design, unit.n, unit.num_width)
         return unit
 
     @property
@@ -60,7 +89,11 @@ class SoftmaxUnit:
         return out.reshape(q.shape[0], -1)
 
     def cycles(self) -> int:
-        return self.rows * (2 * self.n + 3 + self.n * (self.num_width + 5))
+        """The closed formula of vs_softmax.vhd's header."""
+        n, d, busy = self.n, self.divs, self.num_width + 2
+        last_burst, last_pos = (n - 1) // d * max(d, busy), (n - 1) % d
+        row_period = last_burst + max(2 * n + last_pos + 1, busy)
+        return 2 * n + 1 + (self.rows - 1) * row_period + last_burst + last_pos + self.num_width + 4
 
     def rom(self) -> Rom:
         table = exp_table(self.in_type, self.exp_type, self.table_size)
@@ -73,6 +106,7 @@ class SoftmaxUnit:
             SHIFT=self.x.type.frac - self.in_type.frac, IN_W=self.in_type.width,
             TABLE_SIZE=self.table_size, TA_W=addr_width(self.table_size), E_W=self.exp_type.width,
             SUM_W=self.sum_width, OUT_W=self.y.type.width, OUT_F=self.y.type.frac, NUM_W=self.num_width,
+            DIVS=self.divs,
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:

@@ -2,14 +2,16 @@
 -- a bit-serial restoring divider (one quotient bit a cycle) gives the floor quotient and the
 -- remainder, from which the rounding mode decides and the saturation mode clamps (the VHDL twin
 -- of vhdlspartan.fixed.divide_requantize). start loads num, neg and den; y and done come
--- NUM_W + 2 cycles later (done high for one cycle).
+-- NUM_W + 2 cycles later (done high for one cycle); a new start may come with done. NEG_NUM => false
+-- ignores neg (the numerator is never negative) and leaves the negation logic out.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
 use work.vs_fixed_pkg.all;
 
 entity vs_divider is
-  generic (NUM_W : positive; DEN_W : positive; Y_W : positive; Y_SIGNED : boolean; RND, SAT : natural);
+  generic (NUM_W : positive; DEN_W : positive; Y_W : positive; Y_SIGNED : boolean; RND, SAT : natural;
+           NEG_NUM : boolean := true);
   port (
     clk   : in  std_logic;
     start : in  std_logic;
@@ -40,7 +42,11 @@ begin
       fin <= '0';
       if start = '1' then
         n <= num;
-        neg_r <= neg;
+        if NEG_NUM then
+          neg_r <= neg;
+        else
+          neg_r <= '0';
+        end if;
         d <= resize(den, DEN_W + 2);
         q <= (others => '0');
         r <= (others => '0');
