@@ -44,7 +44,7 @@ def unit_roms(unit) -> list:
     roms = unit.roms() if hasattr(unit, 'roms') else ([unit.rom()] if hasattr(unit, 'rom') else [])
     out = []
     for rom in roms:
-        key = (rom.name, rom.depth, rom.width, id(rom.words))
+        key = (rom.name, rom.depth, rom.width)  # contents are fixed once the unit is lowered
         if key not in cache:
             cache[key] = rom_params(rom)
         out.append((rom.name, {**cache[key], 'storage': rom.storage}))
@@ -53,6 +53,16 @@ def unit_roms(unit) -> list:
 
 def unit_inputs(unit) -> list:
     return [getattr(unit, k) for k in ('x', 'a', 'b', 'w') if isinstance(getattr(unit, k, None), Buffer)]
+
+
+def unit_generics(unit, engine) -> dict:
+    """The unit's VHDL generics, cached on the unit per engine (fixed once lowered; the storage
+    choices the resource model tries do not change them)."""
+    cache = unit.__dict__.setdefault('_generics', {})
+    if id(engine) not in cache:
+        cache.clear()
+        cache[id(engine)] = unit.generics(engine)
+    return cache[id(engine)]
 
 
 def design_components(design) -> list:
@@ -71,7 +81,7 @@ def design_components(design) -> list:
                                 'readers': readers.get(id(buf), 0)}, buf.banks))  # fmt: skip
     engine = design.engine
     for unit in design.units:
-        comps.append(Component(unit.entity, f'{unit.name}_{unit.label}', unit.layer_name, unit.generics(engine)))
+        comps.append(Component(unit.entity, f'{unit.name}_{unit.label}', unit.layer_name, unit_generics(unit, engine)))
         for rom_name, params in unit_roms(unit):
             comps.append(Component('rom', f'{rom_name}_rom', unit.layer_name, params))
     if engine is not None:

@@ -221,11 +221,44 @@ def coefficients() -> dict:
     return _COEFFS
 
 
+_COST_CACHE: dict = {}
+
+
 def component_cost(kind: str, params: dict, count: int = 1, coeffs: dict | None = None) -> dict:
+    """A component's resources; memoized, since the designs the tuner and `Storage: auto` try
+    share most of their components."""
     coeffs = coefficients() if coeffs is None else coeffs
-    feats = features(kind, params)
-    fitted = coeffs.get(model_key(kind, params), {})
-    cost = {r: count * max(0.0, sum(fitted.get(r, {}).get(f, 0.0) * v for f, v in feats.items())) for r in FITTED}
+    key = (kind, tuple(params.items()), count, id(coeffs))
+    cost = _COST_CACHE.get(key)
+    if cost is None:
+        if len(_COST_CACHE) > 100_000:
+            _COST_CACHE.clear()
+        cost = _COST_CACHE[key] = _component_cost(kind, params, count, coeffs)
+    return cost
+
+
+_BY_FEATURE: dict = {}
+
+
+def _by_feature(coeffs: dict, key: str) -> dict:
+    """{feature: coefficients of FITTED} of one component model (the fit is stored per resource)."""
+    cache_key = (id(coeffs), key)
+    if cache_key not in _BY_FEATURE:
+        fitted = coeffs.get(key, {})
+        names = {f for r in FITTED for f in fitted.get(r, {})}
+        _BY_FEATURE[cache_key] = {f: tuple(fitted.get(r, {}).get(f, 0.0) for r in FITTED) for f in names}
+    return _BY_FEATURE[cache_key]
+
+
+def _component_cost(kind: str, params: dict, count: int, coeffs: dict) -> dict:
+    by_feature = _by_feature(coeffs, model_key(kind, params))
+    sums = [0.0] * len(FITTED)
+    for f, v in features(kind, params).items():
+        c = by_feature.get(f)
+        if c is not None:
+            for i, w in enumerate(c):
+                sums[i] += w * v
+    cost = {r: count * max(0.0, x) for r, x in zip(FITTED, sums)}
     rules = rule_resources(kind, params)
     lutram = cost['LUTRAM'] + count * rules['LUTRAM_mem']
     return {

@@ -9,6 +9,7 @@ its own), and y = cast(z * gamma + beta) per feature (``vs_affine.vhd``, a Batch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,8 +60,11 @@ class LayerNormUnit:
         return self.rows * (3 * self.n + 5) + 5
 
     def rom(self) -> Rom:
-        return Rom(f'{self.name}_inv', pack_words(self.spec.table().reshape(-1, 1), self.spec.inv_bits),
-                   self.spec.inv_bits, self.table_storage)  # fmt: skip
+        return Rom(f'{self.name}_inv', self._rom_words, self.spec.inv_bits, self.table_storage)
+
+    @cached_property
+    def _rom_words(self):  # fixed once lowered; the resource model reads the ROM at every estimate
+        return pack_words(self.spec.table().reshape(-1, 1), self.spec.inv_bits)
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""

@@ -8,6 +8,7 @@ as the Keras layer casts its input before adding.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -52,8 +53,11 @@ class PositionalEncodingUnit:
         return self.x.depth + 2
 
     def rom(self) -> Rom:
-        return Rom(f'{self.name}_pe', pack_words(self.table.reshape(-1, 1), self.pe_type.width), self.pe_type.width,
-                   self.table_storage)  # fmt: skip
+        return Rom(f'{self.name}_pe', self._rom_words, self.pe_type.width, self.table_storage)
+
+    @cached_property
+    def _rom_words(self):  # fixed once lowered; the resource model reads the ROM at every estimate
+        return pack_words(self.table.reshape(-1, 1), self.pe_type.width)
 
     def generics(self, engine) -> dict:
         return add_generics(self.x.depth, self.x.aw, self.x.type, self.pe_type, self.y.type)

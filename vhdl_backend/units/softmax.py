@@ -7,6 +7,7 @@ per-element divisions (round robin; `softmax_dividers` chooses how many).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
@@ -96,9 +97,12 @@ class SoftmaxUnit:
         return 2 * n + 1 + (self.rows - 1) * row_period + last_burst + last_pos + self.num_width + 4
 
     def rom(self) -> Rom:
+        return Rom(f'{self.name}_exp', self._rom_words, self.exp_type.width, self.table_storage)
+
+    @cached_property
+    def _rom_words(self):  # fixed once lowered; the resource model reads the ROM at every estimate
         table = exp_table(self.in_type, self.exp_type, self.table_size)
-        return Rom(f'{self.name}_exp', pack_words(table.reshape(-1, 1), self.exp_type.width), self.exp_type.width,
-                   self.table_storage)  # fmt: skip
+        return pack_words(table.reshape(-1, 1), self.exp_type.width)
 
     def generics(self, engine) -> dict:
         return dict(
