@@ -31,10 +31,16 @@ def main(argv=None):
     ap.add_argument('--finetune-epochs', type=int, default=3)
     ap.add_argument('--trials', type=int, default=40, help='tuner trials per size that does not fit')
     ap.add_argument('--part', default='xc7s15')
+    ap.add_argument('--skip-tuner', action='store_true', help='only train and tabulate the uniform designs')
+    ap.add_argument('--models-dir', default='reference_models',
+                    help='trained models are saved here and reused by later runs (delete to retrain)')
     args = ap.parse_args(argv)
+
+    from pathlib import Path
 
     import tensorflow as tf
 
+    from vhdlspartan import load_model
     from vhdlspartan.datasets import windows
     from vhdlspartan.models import ts_transformer
     from vhdlspartan.resource_model.bits import quantized_layers, with_bits
@@ -45,18 +51,36 @@ def main(argv=None):
         data = windows('weather', window)
         for d in [int(v) for v in args.d_models.split(',')]:
             t0 = time.time()
-            tf.keras.utils.set_random_seed(0)
-            m8 = ts_transformer(window, data.x_train.shape[2], d, 1, 4 * d, 1, bits=8, norm='batch', integer=2)
-            m8.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss='mse')
-            m8.fit(data.x_train, data.y_train, epochs=args.epochs, batch_size=32, verbose=0)
+            store = Path(args.models_dir)
+            store.mkdir(exist_ok=True)
+
+            def cached(bits, train):
+                path = store / f'weather_w{window}_d{d}_b{bits}.h5'
+                if path.exists():
+                    return load_model(path)
+                m = train()
+                m.save(path)
+                return m
+
+            def train8():
+                tf.keras.utils.set_random_seed(0)
+                m = ts_transformer(window, data.x_train.shape[2], d, 1, 4 * d, 1, bits=8, norm='batch', integer=2)
+                m.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss='mse')
+                m.fit(data.x_train, data.y_train, epochs=args.epochs, batch_size=32, verbose=0)
+                return m
+
+            m8 = cached(8, train8)
             groups = default_groups(m8)
             hw = HardwareModel(m8, groups, args.part)
             rmse8 = None
             for bits in (8, 6, 4):
-                m = m8 if bits == 8 else with_bits(m8, dict.fromkeys(quantized_layers(m8), bits))
-                if bits != 8:
+                def finetune(b=bits):
+                    m = with_bits(m8, dict.fromkeys(quantized_layers(m8), b))
                     m.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss='mse')
                     m.fit(data.x_train, data.y_train, epochs=args.finetune_epochs, batch_size=32, verbose=0)
+                    return m
+
+                m = m8 if bits == 8 else cached(bits, finetune)
                 rmse = data.scaled_rmse(m.predict(data.x_test, verbose=0))
                 rmse8 = rmse if bits == 8 else rmse8
                 gb = dict.fromkeys(groups, bits)
@@ -75,7 +99,7 @@ def main(argv=None):
                 print(f'window {window} d_model {d} {bits}-bit: fits {small.fits} ({small.binding} '
                       f'{max(small.utilization.values()):.0%}), RMSE {rmse:.4f}, fastest '
                       f'{fastest[0] if fastest else "-"} lanes ({time.time() - t0:.0f} s)', flush=True)  # fmt: skip
-            if uniform[-3]['fits'] and uniform[-3]['cycles'] * 10 <= uniform[-3]['macs']:
+            if args.skip_tuner or (uniform[-3]['fits'] and uniform[-3]['cycles'] * 10 <= uniform[-3]['macs']):
                 continue  # uniform 8 bits fits and is 10x faster than its MACs: nothing to tune
             try:
                 r = tune(m8, (data.x_train, data.y_train, data.x_val, data.y_val), part=args.part,
