@@ -151,9 +151,12 @@ def source_hash(kind: str, vhdl_dir: Path = VHDL_DIR) -> str:
 
 
 def current_records(designs: list) -> list:
-    """Component records of the designs whose source digest matches today's sources."""
+    """Component records of the designs whose source digest matches today's sources
+    (designs marked heldout are left out of every fit)."""
     today, kept, dropped = {}, [], {}
     for d in designs:
+        if d.get('heldout'):  # kept to check the fit on designs it never saw
+            continue
         for rec in d['records']:
             kind = rec['kind']
             if kind not in today:
@@ -335,10 +338,35 @@ def main(argv=None):
         sweep(args.designs, seed, args.jobs, args.records)
     designs = load_designs(args.records)
     coeffs = fit(current_records(designs))
-    coeffs['_source'] = {'designs': len(designs), 'tools': tool_versions(),
+    fitted = sum(not d.get('heldout') for d in designs)
+    coeffs['_source'] = {'designs': fitted, 'heldout_designs': len(designs) - fitted, 'tools': tool_versions(),
                          'synthesis': 'GHDL --synth + Yosys synth_xilinx -family xc7'}  # fmt: skip
     args.out.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
-    print(f'wrote {args.out} from the current records of {len(designs)} designs in {args.records}')
+    print(f'wrote {args.out} from the current records of {fitted} designs in {args.records}')
+    print(heldout_report(designs, coeffs))
+
+
+def heldout_report(designs: list, coeffs: dict) -> str:
+    """The fit's error on the held-out designs (whole-design totals against synthesis)."""
+    from .estimate import component_cost
+
+    held = [d for d in designs if d.get('heldout')]
+    if not held:
+        return 'no held-out designs'
+    ape, exact = {'LUT': [], 'FF': []}, {'BRAM18': 0, 'DSP': 0}
+    for d in held:
+        est = dict.fromkeys((*ape, *exact), 0.0)
+        for rec in d['records']:
+            cost = component_cost(rec['kind'], rec['params'], rec['count'], coeffs)
+            for r in est:
+                est[r] += cost[r]
+        for r in ape:
+            ape[r].append(abs(round(est[r]) - d['total'][r]) / max(d['total'][r], 1))
+        for r in exact:
+            exact[r] += round(est[r]) == d['total'][r]
+    parts = [f'{r} MAPE {100 * np.mean(v):.2f}% (max {100 * np.max(v):.1f}%)' for r, v in ape.items()]
+    parts += [f'{r} exact {k}/{len(held)}' for r, k in exact.items()]
+    return f'{len(held)} held-out designs: ' + ', '.join(parts)
 
 
 if __name__ == '__main__':

@@ -133,7 +133,7 @@ def features(kind: str, p: dict) -> dict:
             'operand_gates': p['P'] * p['B_W'] + p['A_W'], 'addr_bits': p['XA_W'] + p['WA_W'] + p['BA_W'] + p['YA_W'],
             'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
             'lanes': p['P'], 'lane_mux_full': p['ACC_W'] * mux_luts(p['P']), 'weight_bits': p['P'] * p['W_W'],
-            'bias_w': p['BIAS_W'], 'shadow_bits': p['P'] * p['ACC_W'],
+            'bias_w': p['BIAS_W'], 'shadow_bits': p['P'] * max(acc_used, 1),  # unread top bits are trimmed
             'post_bits': post * (p['D_W'] + p['Y_W']) if post else 0, 'post_relu': p.get('POST_RELU', 0) * p.get('D_W', 0),
             **requant_features(_sum_w(p), p['OUT_SHIFT'], cast),
         }  # fmt: skip
