@@ -13,29 +13,18 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 
 def accuracy(n, seed, save=None):
-    from vhdlspartan.resource_model.calibrate import sweep
+    from vhdlspartan.resource_model.calibrate import accuracy_lines, sweep
 
     designs = sweep(n, seed, 2, save, simulate=True)
-    ape = {r: [] for r in ('LUT', 'FF')}
-    exact = {r: 0 for r in ('BRAM18', 'DSP')}
-    cycles_exact = 0
-    for d in designs:
-        for r in ape:
-            ape[r].append(abs(d['estimate'][r] - d['total'][r]) / max(d['total'][r], 1))
-        for r in exact:
-            exact[r] += round(d['estimate'][r]) == d['total'][r]
-        cycles_exact += d['cycles_simulated'] == d['cycles_estimated']
     print(f'{len(designs)} fresh random designs (seeds {seed}..{seed + n - 1}), estimate against Yosys synthesis:')
-    for r, errs in ape.items():
-        print(f'  {r}: mean absolute percentage error {100 * np.mean(errs):.2f}% (max {100 * np.max(errs):.1f}%)')
-    for r, k in exact.items():
-        print(f'  {r}: exact in {k}/{len(designs)} designs ({100 * k / len(designs):.0f}%)')
+    for line in accuracy_lines([(d['estimate'], d['total']) for d in designs]):
+        print(f'  {line}')
+    cycles_exact = sum(d['cycles_simulated'] == d['cycles_estimated'] for d in designs)
     print(f'  latency: estimate == GHDL-measured cycles in {cycles_exact}/{len(designs)} designs')
 
 
@@ -46,8 +35,7 @@ def speed():
     import hls4ml
 
     from vhdlspartan.models import hls_config, ts_transformer
-    from vhdlspartan.resource_model import estimate as est_mod
-    from vhdlspartan.resource_model.estimate import estimate_design
+    from vhdlspartan.resource_model.estimate import clear_cost_memo, estimate_design
 
     model = ts_transformer(12, 1, 32, 1, 128, 1, bits=8)
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +51,7 @@ def speed():
     warm = n / (time.perf_counter() - t0)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < 2:
-        est_mod._COST_CACHE.clear()  # every component costed afresh, as for a design never seen
+        clear_cost_memo()  # every component costed afresh, as for a design never seen
         estimate_design(design)
         n += 1
     cold = n / (time.perf_counter() - t0)

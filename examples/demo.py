@@ -41,11 +41,8 @@ def main():
     t = step('2. tune bits, storage and lanes (examples/tune.yml)')
     cfg = tune_config.load(HERE / 'tune.yml')
     result, _ = tune_config.run(cfg, progress=sys.stdout.isatty())
-    print(f'{len(result.rows)} feasible trials; Pareto front (predicted validation loss against LUTs):')
-    print(result.table())
-    c = result.candidate
-    print(f'chosen: bits {result.bits}\n        {c.lanes} lanes ({c.dsp_lanes} DSP), storage {c.storage}; validation '
-          f'loss {result.val_loss:.5f} after fine-tuning (8-bit model {result.baseline_loss:.5f}) ({time.time() - t:.0f} s)')
+    print(result.summary())
+    print(f'({time.time() - t:.0f} s)')
 
     t = step('3. convert the tuned model with hls4ml (its YAML), compare with Keras')
     hm = hls4ml.converters.convert_from_config(str(result.files['config']))

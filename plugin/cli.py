@@ -33,16 +33,8 @@ def _tune(args) -> int:
     if args.trials:
         cfg['trials'] = args.trials
     result, data = tune_config.run(cfg, progress=not args.quiet)
-    print(f'Pareto front (predicted validation loss against LUTs), {len(result.rows)} feasible trials:')
-    print(result.table())
-    rmse = data.scaled_rmse(result.model.predict(data.x_test, verbose=0))
-    c = result.candidate
-    print(f'chosen: bits {result.bits}, {c.lanes} lanes ({c.dsp_lanes} on DSPs), storage {c.storage}; '
-          f'validation loss {result.val_loss:.5f} after fine-tuning (baseline {result.baseline_loss:.5f}); '
-          f'test RMSE {rmse:.4f}')  # fmt: skip
-    util = ', '.join(f'{r} {u:.0%}' for r, u in result.cost.utilization.items())
-    print(f'estimate on {cfg["part"]}: {util}; binding {result.cost.binding}; {result.cost.cycles} cycles for '
-          f'{result.cost.macs} MACs')  # fmt: skip
+    print(result.summary())
+    print(f'tuned model: test RMSE {data.scaled_rmse(result.model.predict(data.x_test, verbose=0)):.4f}')
     for what, path in result.files.items():
         print(f'{what}: {path}')
     return 0

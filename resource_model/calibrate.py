@@ -346,6 +346,20 @@ def main(argv=None):
     print(heldout_report(designs, coeffs))
 
 
+def accuracy_lines(pairs: list) -> list:
+    """Estimate against synthesis over designs, given (estimated totals, synthesized totals)
+    pairs: mean absolute percentage error of LUT and FF, designs with BRAM18 and DSP exact."""
+    n = len(pairs)
+    lines = []
+    for r in ('LUT', 'FF'):
+        errs = [abs(round(est[r]) - syn[r]) / max(syn[r], 1) for est, syn in pairs]
+        lines.append(f'{r}: mean absolute percentage error {100 * np.mean(errs):.2f}% (max {100 * np.max(errs):.1f}%)')
+    for r in ('BRAM18', 'DSP'):
+        k = sum(round(est[r]) == syn[r] for est, syn in pairs)
+        lines.append(f'{r}: exact in {k}/{n} designs ({100 * k / n:.0f}%)')
+    return lines
+
+
 def heldout_report(designs: list, coeffs: dict) -> str:
     """The fit's error on the held-out designs (whole-design totals against synthesis)."""
     from .estimate import component_cost
@@ -353,20 +367,15 @@ def heldout_report(designs: list, coeffs: dict) -> str:
     held = [d for d in designs if d.get('heldout')]
     if not held:
         return 'no held-out designs'
-    ape, exact = {'LUT': [], 'FF': []}, {'BRAM18': 0, 'DSP': 0}
+    pairs = []
     for d in held:
-        est = dict.fromkeys((*ape, *exact), 0.0)
+        est = dict.fromkeys(('LUT', 'FF', 'BRAM18', 'DSP'), 0.0)
         for rec in d['records']:
             cost = component_cost(rec['kind'], rec['params'], rec['count'], coeffs)
             for r in est:
                 est[r] += cost[r]
-        for r in ape:
-            ape[r].append(abs(round(est[r]) - d['total'][r]) / max(d['total'][r], 1))
-        for r in exact:
-            exact[r] += round(est[r]) == d['total'][r]
-    parts = [f'{r} MAPE {100 * np.mean(v):.2f}% (max {100 * np.max(v):.1f}%)' for r, v in ape.items()]
-    parts += [f'{r} exact {k}/{len(held)}' for r, k in exact.items()]
-    return f'{len(held)} held-out designs: ' + ', '.join(parts)
+        pairs.append((est, d['total']))
+    return f'{len(held)} held-out designs: ' + '; '.join(accuracy_lines(pairs))
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..vhdl_backend.units.base import Buffer
+from ..vhdl_backend.units.base import buffer_readers
 
 
 
@@ -51,25 +51,17 @@ def unit_roms(unit) -> list:
     return out
 
 
-def unit_inputs(unit) -> list:
-    return [getattr(unit, k) for k in ('x', 'a', 'b', 'w') if isinstance(getattr(unit, k, None), Buffer)]
-
-
 def unit_generics(unit, engine) -> dict:
     """The unit's VHDL generics, cached on the unit per engine (fixed once lowered; the storage
     choices the resource model tries do not change them)."""
-    cache = unit.__dict__.setdefault('_generics', {})
-    if id(engine) not in cache:
-        cache.clear()
-        cache[id(engine)] = unit.generics(engine)
-    return cache[id(engine)]
+    cached = unit.__dict__.get('_generics')
+    if cached is None or cached[0] is not engine:
+        cached = unit.__dict__['_generics'] = (engine, unit.generics(engine))
+    return cached[1]
 
 
 def design_components(design) -> list:
-    readers = {}
-    for unit in design.units:
-        for buf in unit_inputs(unit):
-            readers[id(buf)] = readers.get(id(buf), 0) + 1
+    readers = buffer_readers(design.units)
     readers[id(design.output)] = readers.get(id(design.output), 0) + 1  # the out_addr port
     comps = []
     owner = {}

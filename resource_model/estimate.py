@@ -134,7 +134,7 @@ def features(kind: str, p: dict) -> dict:
             'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
             'lanes': p['P'], 'lane_mux_full': p['ACC_W'] * mux_luts(p['P']), 'weight_bits': p['P'] * p['W_W'],
             'bias_w': p['BIAS_W'], 'shadow_bits': p['P'] * max(acc_used, 1),  # unread top bits are trimmed
-            'post_bits': post * (p['D_W'] + p['Y_W']) if post else 0, 'post_relu': p.get('POST_RELU', 0) * p.get('D_W', 0),
+            'post_bits': p['D_W'] + p['Y_W'] if post else 0, 'post_relu': p['D_W'] if p.get('POST_RELU') else 0,
             **requant_features(_sum_w(p), p['OUT_SHIFT'], cast),
         }  # fmt: skip
     if kind == 'vs_map':
@@ -221,37 +221,55 @@ def coefficients() -> dict:
     return _COEFFS
 
 
-_COST_CACHE: dict = {}
+class _Memo:
+    """Per coefficient set: component costs, and the fit regrouped by feature. It holds the
+    coefficient dict itself, so its id cannot be reused by another dict while cached."""
+
+    def __init__(self, coeffs: dict):
+        self.coeffs, self.costs, self.by_feature = coeffs, {}, {}
+
+
+_MEMOS: dict = {}
+
+
+def _memo(coeffs: dict) -> _Memo:
+    memo = _MEMOS.get(id(coeffs))
+    if memo is None or memo.coeffs is not coeffs:
+        if len(_MEMOS) > 8:
+            _MEMOS.clear()
+        memo = _MEMOS[id(coeffs)] = _Memo(coeffs)
+    return memo
+
+
+def clear_cost_memo() -> None:
+    """Forget memoized component costs (the benchmark times estimates from scratch)."""
+    _MEMOS.clear()
 
 
 def component_cost(kind: str, params: dict, count: int = 1, coeffs: dict | None = None) -> dict:
     """A component's resources; memoized, since the designs the tuner and `Storage: auto` try
     share most of their components."""
-    coeffs = coefficients() if coeffs is None else coeffs
-    key = (kind, tuple(params.items()), count, id(coeffs))
-    cost = _COST_CACHE.get(key)
+    memo = _memo(coefficients() if coeffs is None else coeffs)
+    key = (kind, tuple(params.items()), count)
+    cost = memo.costs.get(key)
     if cost is None:
-        if len(_COST_CACHE) > 100_000:
-            _COST_CACHE.clear()
-        cost = _COST_CACHE[key] = _component_cost(kind, params, count, coeffs)
+        if len(memo.costs) > 100_000:
+            memo.costs.clear()
+        cost = memo.costs[key] = _component_cost(kind, params, count, memo)
     return cost
 
 
-_BY_FEATURE: dict = {}
-
-
-def _by_feature(coeffs: dict, key: str) -> dict:
+def _by_feature(memo: _Memo, key: str) -> dict:
     """{feature: coefficients of FITTED} of one component model (the fit is stored per resource)."""
-    cache_key = (id(coeffs), key)
-    if cache_key not in _BY_FEATURE:
-        fitted = coeffs.get(key, {})
+    if key not in memo.by_feature:
+        fitted = memo.coeffs.get(key, {})
         names = {f for r in FITTED for f in fitted.get(r, {})}
-        _BY_FEATURE[cache_key] = {f: tuple(fitted.get(r, {}).get(f, 0.0) for r in FITTED) for f in names}
-    return _BY_FEATURE[cache_key]
+        memo.by_feature[key] = {f: tuple(fitted.get(r, {}).get(f, 0.0) for r in FITTED) for f in names}
+    return memo.by_feature[key]
 
 
-def _component_cost(kind: str, params: dict, count: int, coeffs: dict) -> dict:
-    by_feature = _by_feature(coeffs, model_key(kind, params))
+def _component_cost(kind: str, params: dict, count: int, memo: _Memo) -> dict:
+    by_feature = _by_feature(memo, model_key(kind, params))
     sums = [0.0] * len(FITTED)
     for f, v in features(kind, params).items():
         c = by_feature.get(f)
@@ -293,7 +311,16 @@ class ResourceEstimate:
 
     @property
     def fits(self) -> bool:
-        return all(u <= 1.0 for u in self.utilization.values())
+        return self.fits_within(0.0)
+
+    def fits_within(self, margin: float) -> bool:
+        """Every resource at most (1 - margin) of the part's capacity."""
+        return all(u <= 1.0 - margin for u in self.utilization.values())
+
+    def needs(self) -> str:
+        """Each resource's count and share of the part, for messages."""
+        util = self.utilization
+        return ', '.join(f'{r} {self.total[r]:.0f} ({util[r]:.0%})' for r in self.capacity)
 
     @property
     def latency_us(self) -> float:
@@ -306,9 +333,13 @@ class ResourceEstimate:
         return f'{self.part}: {parts}; binding {self.binding}; {verdict}; {self.cycles} cycles'
 
 
+CAPACITY_RESOURCES = ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP')  # what must fit (LUTRAM: the LUTs in SLICEMs)
+
+
 def capacity_of(part: str) -> dict:
+    """Capacity of each of CAPACITY_RESOURCES (AMD DS180 figures, see devices.py)."""
     dev = get_device(part)
-    return {'LUT': dev.luts, 'LUTRAM': dev.lutram_luts, 'FF': dev.ffs, 'BRAM18': dev.ramb18, 'DSP': dev.dsps}
+    return dict(zip(CAPACITY_RESOURCES, (dev.luts, dev.lutram_luts, dev.ffs, dev.ramb18, dev.dsps)))
 
 
 def estimate_design(design, part: str = 'xc7s15', clock_ns: float = 10.0, coeffs: dict | None = None):

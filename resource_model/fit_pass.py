@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from ..errors import UnsupportedError
-from .tuner import CHECKED, DEFAULT_DSP_SHARE, DEFAULT_LANES
+from .tuner import DEFAULT_DSP_SHARE, DEFAULT_LANES
 
 OPTIONS = {'margin', 'latency_cycles', 'lanes', 'dsp_share', 'min_weight_bits'}
 
@@ -38,15 +38,13 @@ def fit_options(model) -> dict | None:
             'min_weight_bits': int(opts.get('min_weight_bits', 4))}  # fmt: skip
 
 
-def _measure(model, part, margin, lanes, dsp_lanes):
+def _measure(model, part, lanes, dsp_lanes):
+    """The estimate of the model lowered with these lanes (set in its config)."""
     from ..vhdl_backend.design import lower
     from .estimate import estimate_design
 
-    model_cfg = model.config.config['HLSConfig'].setdefault('Model', {})
-    model_cfg.update(Lanes=lanes, DSPLanes=dsp_lanes)
-    est = estimate_design(lower(model), part)
-    util = {r: est.total[r] / est.capacity[r] for r in CHECKED}
-    return est, util, all(u <= 1 - margin for u in util.values())
+    model.config.config['HLSConfig'].setdefault('Model', {}).update(Lanes=lanes, DSPLanes=dsp_lanes)
+    return estimate_design(lower(model), part)
 
 
 def _best_lanes(model, part, opts):
@@ -56,8 +54,8 @@ def _best_lanes(model, part, opts):
     for lanes in opts['lanes']:
         for share in opts['dsp_share']:
             dsp = round(share * lanes)
-            est, _, fits = _measure(model, part, opts['margin'], lanes, dsp)
-            if fits and est.cycles <= limit and (best is None or (est.cycles, est.total['LUT']) < best[0]):
+            est = _measure(model, part, lanes, dsp)
+            if est.fits_within(opts['margin']) and est.cycles <= limit and (best is None or (est.cycles, est.total['LUT']) < best[0]):
                 best = ((est.cycles, est.total['LUT']), lanes, dsp, est)
     return best
 
@@ -72,16 +70,13 @@ def _dense_weights(model):
     return sorted(out, key=lambda t: -t[0])
 
 
-def _narrow(w, min_bits) -> bool:
-    """One bit less for a weight variable, keeping its integer bits; False at min_bits."""
+def _narrow(w) -> None:
+    """One bit less for a weight variable, keeping its integer bits (the caller keeps min_weight_bits)."""
     from hls4ml.model.types import FixedPrecisionType
 
     p = w.type.precision
-    if p.width <= min_bits:
-        return False
     w.type.precision = FixedPrecisionType(p.width - 1, min(p.integer, p.width - 1), p.signed, p.rounding_mode,
                                           p.saturation_mode)  # fmt: skip
-    return True
 
 
 def fit_to_part(model) -> bool:
@@ -96,14 +91,13 @@ def fit_to_part(model) -> bool:
         candidates = [(bits, layer, w) for bits, layer, w in _dense_weights(model)
                       if w.type.precision.width > opts['min_weight_bits']]  # fmt: skip
         if not candidates:
-            est, util, _ = _measure(model, part, opts['margin'], min(opts['lanes']), 0)
+            est = _measure(model, part, min(opts['lanes']), 0)
             model.config.config['HLSConfig']['Model'] = saved
-            needs = ', '.join(f'{r} {est.total[r]:.0f} ({util[r]:.0%})' for r in CHECKED)
             raise UnsupportedError(f'FitToPart: nothing fits {part} with margin {opts["margin"]:.0%}: the smallest '
                                    f'design ({min(opts["lanes"])} lane, weights at {opts["min_weight_bits"]} bits) '
-                                   f'needs {needs}; binding resource {max(util, key=util.get)}')  # fmt: skip
+                                   f'needs {est.needs()}; binding resource {est.binding}')  # fmt: skip
         _, layer, w = candidates[0]
-        _narrow(w, opts['min_weight_bits'])
+        _narrow(w)
         narrowed[layer.name] = w.type.precision.width
         best = _best_lanes(model, part, opts)
     _, lanes, dsp, est = best

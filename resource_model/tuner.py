@@ -33,13 +33,13 @@ import numpy as np
 from ..errors import UnsupportedError
 from .bits import quantized_layers, with_bits
 from .devices import get_device
-from .estimate import estimate
+from .estimate import CAPACITY_RESOURCES, estimate
 
 DEFAULT_BITS = (4, 5, 6, 7, 8)
 DEFAULT_LANES = (1, 2, 4, 8, 12, 16)
 DEFAULT_DSP_SHARE = (1.0, 0.5, 0.0)
 STORAGE_KINDS = ('auto', 'bram', 'lutram')
-CHECKED = ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP')  # what must fit (LUTRAM: the LUTs in SLICEMs)
+CHECKED = CAPACITY_RESOURCES  # what must fit
 
 
 class TuneError(UnsupportedError):
@@ -124,6 +124,7 @@ class HardwareCost:
     macs: int
     binding: str
     fits: bool
+    needs: str  # each resource's count and share of the part, for messages
     seconds: float
 
 
@@ -131,11 +132,10 @@ class HardwareModel:
     """Resource-model checks of candidates: convert in memory (nothing written) and estimate.
     Results are cached, so a candidate seen twice costs nothing."""
 
-    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None, clock_ns=10.0):
+    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None):
+        get_device(part)  # an unknown part fails here, naming the known ones
         self.model, self.groups, self.part, self.margin = model, groups, part, float(margin)
         self.hls_config_fn = hls_config_fn or default_hls_config
-        self.clock_ns = clock_ns
-        self.capacity = get_device(part)  # also validates the part
         self._cache = {}
 
     def layer_bits(self, group_bits: dict) -> dict:
@@ -160,10 +160,9 @@ class HardwareModel:
                 hm = hls4ml.converters.convert_from_keras_model(km, hls_config=self.hls_config(km, cand),
                                                                 backend='VHDLSpartan', output_dir=tmp, part=self.part)  # fmt: skip
             est = estimate(hm, self.part)
-            util = {r: est.total[r] / est.capacity[r] for r in CHECKED}
-            fits = all(u <= 1.0 - self.margin for u in util.values())
-            self._cache[key] = HardwareCost({r: int(est.total[r]) for r in est.total}, util, est.cycles, est.macs,
-                                            max(util, key=util.get), fits, time.perf_counter() - t0)  # fmt: skip
+            self._cache[key] = HardwareCost({r: int(est.total[r]) for r in est.total}, est.utilization, est.cycles,
+                                            est.macs, est.binding, est.fits_within(self.margin), est.needs(),
+                                            time.perf_counter() - t0)  # fmt: skip
         return self._cache[key]
 
 
@@ -212,6 +211,15 @@ class TuneResult:
     front_cycles: list
     finetuned: list = field(default_factory=list)  # rows of the fine-tuned candidates
     files: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """The Pareto front against LUTs and the choice, as the CLI and the demo print them."""
+        c = self.candidate
+        return (f'{len(self.rows)} feasible trials; Pareto front (predicted validation loss against LUTs):\n'
+                f'{self.table()}\nchosen: bits {self.bits}\n        {c.lanes} lanes ({c.dsp_lanes} on DSPs), '
+                f'storage {c.storage}; validation loss {self.val_loss:.5f} after fine-tuning '
+                f'(before tuning {self.baseline_loss:.5f}); {self.cost.cycles} cycles for {self.cost.macs} MACs; '
+                f'{self.cost.needs}; binding {self.cost.binding}')  # fmt: skip
 
     def table(self, rows=None) -> str:
         rows = self.front_lut if rows is None else rows
@@ -266,7 +274,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     max_cycles = _max_cycles(latency_cycles, inferences_per_s, clock_ns)
     if not 0 <= margin < 1:
         raise TuneError(f'margin {margin}: use a fraction in [0, 1)')
-    hw = HardwareModel(model, groups, part, margin, hls_config_fn, clock_ns)
+    hw = HardwareModel(model, groups, part, margin, hls_config_fn)
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -349,10 +357,9 @@ def _check_budget(hw, groups, space, max_cycles):
     small = smallest_candidate(groups, space)
     cost = hw.cost(small)
     if not cost.fits:
-        needs = ', '.join(f'{r} {cost.totals[r]} ({cost.utilization[r]:.0%})' for r in CHECKED)
         raise TuneError(f'no configuration fits {hw.part} with margin {hw.margin:.0%}: the smallest design '
                         f'(every group at {min(space.bits)} bits, {small.lanes} lane, storage {small.storage}) '
-                        f'needs {needs}; binding resource {cost.binding}')  # fmt: skip
+                        f'needs {cost.needs}; binding resource {cost.binding}')  # fmt: skip
     if math.isfinite(max_cycles):
         fastest = Candidate(small.bits, max(space.lanes), round(space.dsp_share[0] * max(space.lanes)), small.storage)
         if hw.cost(fastest).cycles > max_cycles:

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..fixed import fixed_type_from_hls4ml
 from .units import ALIAS_LAYERS, KERAS_LAYERS_SUPPORTED, UNIT_FOR_LAYER
-from .units.base import Buffer, check_storage, vhdl_name
+from .units.base import Buffer, buffer_readers, check_storage, vhdl_name
 from .units.dense import Engine
 
 MAX_IO_WIDTH = 31  # the file-driven testbench moves values through VHDL integers
@@ -119,12 +119,7 @@ def fuse_activations(design) -> None:
     from .units.activation import ActivationUnit
     from .units.dense import EngineJob
 
-    readers = {}
-    for unit in design.units:
-        for name in ('x', 'a', 'b', 'w'):
-            buf = getattr(unit, name, None)
-            if isinstance(buf, Buffer):
-                readers[id(buf)] = readers.get(id(buf), 0) + 1
+    readers = buffer_readers(design.units)
     fused = []
     for unit in design.units:
         prev = fused[-1] if fused else None

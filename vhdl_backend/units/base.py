@@ -83,6 +83,20 @@ class Buffer:
         return self.depth * self.type.width
 
 
+def unit_inputs(unit) -> list:
+    """The buffers a unit reads (its x, a, b and buffer operand w; a ROM operand is not a Buffer)."""
+    return [getattr(unit, k) for k in ('x', 'a', 'b', 'w') if isinstance(getattr(unit, k, None), Buffer)]
+
+
+def buffer_readers(units) -> dict:
+    """{id(buffer): how many of the units read it}."""
+    readers = {}
+    for unit in units:
+        for buf in unit_inputs(unit):
+            readers[id(buf)] = readers.get(id(buf), 0) + 1
+    return readers
+
+
 @dataclass
 class Rom:
     """A constant memory (weights, scales) with a registered read."""
