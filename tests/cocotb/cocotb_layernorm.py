@@ -21,6 +21,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
+from stream_driver import quiet, reset, run_to_done
 
 from vhdlspartan.fixed import FixedType
 from vhdlspartan.integer_ops import LayerNormSpec, bit_length, reference_layernorm, signed_type
@@ -118,11 +119,7 @@ async def layernorm_start_done_and_values(dut):
         dut.start.value = start
         return out
 
-    for _ in range(3):
-        await step(rst=1, start=0)
-    for _ in range(2):
-        out = await step(rst=0, start=0)
-        assert out['y_we'] == 0 and out['done'] == 0
+    await reset(step)
 
     largest_v = 0
     for r, run in enumerate(runs):
@@ -135,24 +132,10 @@ async def layernorm_start_done_and_values(dut):
         for k, val in enumerate(q.reshape(-1).tolist()):
             mem[k] = val & x_mask
         writes: dict[int, int] = {}
-        await step(rst=0, start=1)
-        start_cycle = cycle
-        done_cycle = None
-        while done_cycle is None:
-            out = await step(rst=0, start=0)
-            assert cycle - start_cycle <= expected_cycles, f'run {r}: no done {expected_cycles} cycles after start'
-            if out['y_we']:
-                addr = out['y_addr'].to_unsigned()
-                assert addr < depth, f'cycle {cycle}: write to address {addr} >= {depth}'
-                assert addr not in writes, f'cycle {cycle}: address {addr} written twice'
-                data = out['y_data']
-                assert data.is_resolvable, f'cycle {cycle}: y_data is {data}'
-                writes[addr] = data.to_signed()
-            if out['done']:
-                done_cycle = cycle
-        assert done_cycle - start_cycle == expected_cycles, (
-            f'run {r}: done {done_cycle - start_cycle} cycles after start, the unit says {expected_cycles}'
-        )
+        for c, addr, data in await run_to_done(step, expected_cycles, r):
+            assert addr < depth, f'{c} cycles after start: write to address {addr} >= {depth}'
+            assert addr not in writes, f'{c} cycles after start: address {addr} written twice'
+            writes[addr] = data.to_signed()
         assert sorted(writes) == list(range(depth)), f'run {r}: addresses written {sorted(writes)}'
         bad = []
         for k in range(depth):
@@ -161,9 +144,6 @@ async def layernorm_start_done_and_values(dut):
                 bad.append(f'row {run[row]} (V={int(v[row])}) element {col}: got {writes[k]}, expected {want[k]}')
         assert not bad, f'run {r}: {len(bad)} wrong values, e.g. ' + '; '.join(bad[:5])
         # quiet afterwards; the next start right after done or a few cycles later
-        for _ in range(rng.randint(0, 3) if r < len(runs) - 1 else 4):
-            out = await step(rst=0, start=0)
-            assert out['y_we'] == 0, f'cycle {cycle}: write after done'
-            assert out['done'] == 0, f'cycle {cycle}: done high again'
+        await quiet(step, rng.randint(0, 3) if r < len(runs) - 1 else 4)
     dut._log.info('%d runs of %d rows checked; largest V %d (bit length %d of %d)', len(runs), rows, largest_v,
                   int(bit_length(largest_v)), spec.v_width)  # fmt: skip

@@ -23,11 +23,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 from cocotb.types import LogicArray
-
-
-def _bit(v):
-    """0 or 1, or the unresolved value itself (X/U before the first clock edges)."""
-    return int(v) if v.is_resolvable else v
+from stream_driver import bit, quiet, reset, run_to_done
 
 
 def write_cycles(rows: int, n: int, divs: int, num_w: int) -> list[int]:
@@ -90,7 +86,7 @@ async def softmax_rows(dut):
         nonlocal prev_x_addr, prev_t_addr, cycle
         await FallingEdge(dut.clk)
         cycle += 1
-        out = {'done': _bit(dut.done.value), 'y_we': _bit(dut.y_we.value), 'y_addr': dut.y_addr.value,
+        out = {'done': bit(dut.done.value), 'y_we': bit(dut.y_we.value), 'y_addr': dut.y_addr.value,
                'y_data': dut.y_data.value}  # fmt: skip
         x_addr = dut.x_addr.value
         assert x_addr.is_resolvable, f'cycle {cycle}: x_addr is {x_addr}'
@@ -106,32 +102,12 @@ async def softmax_rows(dut):
         prev_t_addr = t_addr.to_unsigned() if t_addr.is_resolvable else 1 << ta_w
         return out
 
-    for _ in range(3):
-        await step(rst=1, start=0)
-    for _ in range(2):
-        out = await step(rst=0, start=0)
-        assert out['y_we'] == 0 and out['done'] == 0, f'cycle {cycle}: activity before start'
+    await reset(step)
 
     for run, (xs, want) in enumerate(zip(case['runs'], case['expected'])):
         assert len(xs) == rows * n and len(want) == rows * n
         mem[:] = xs
-        writes: list[tuple[int, int, int]] = []  # (cycle after start, address, value)
-        await step(rst=0, start=1)
-        start_cycle = cycle
-        done_cycle = None
-        while done_cycle is None:
-            out = await step(rst=0, start=0)
-            assert cycle - start_cycle <= cycles, f'run {run}: no done {cycles} cycles after start'
-            assert out['y_we'] in (0, 1) and out['done'] in (0, 1), f'cycle {cycle}: y_we/done {out}'
-            if out['y_we']:
-                addr, data = out['y_addr'], out['y_data']
-                assert addr.is_resolvable and data.is_resolvable, f'cycle {cycle}: write of {data} to {addr}'
-                writes.append((cycle - start_cycle, addr.to_unsigned(), data.to_unsigned()))
-            if out['done']:
-                done_cycle = cycle
-        assert done_cycle - start_cycle == cycles, (
-            f'run {run}: done {done_cycle - start_cycle} cycles after start, expected cycles() = {cycles}'
-        )
+        writes = [(c, a, d.to_unsigned()) for c, a, d in await run_to_done(step, cycles, run)]
         # One write per element, in address order, each when its division ends (write_cycles).
         want_at = write_cycles(rows, n, g['DIVS'], g['NUM_W'])
         assert want_at[-1] == cycles, f'the schedule ends at {want_at[-1]}, cycles() = {cycles}'
@@ -141,8 +117,5 @@ async def softmax_rows(dut):
                for _, a, v in writes if v != want[a]]  # fmt: skip
         assert not bad, f'run {run}: {len(bad)} wrong values, e.g. ' + '; '.join(bad[:6])
         # Quiet after done: no write, done low; the next start comes 0..2 cycles later.
-        for _ in range(run % 3 if run < len(case['runs']) - 1 else 4):
-            out = await step(rst=0, start=0)
-            assert out['y_we'] == 0, f'cycle {cycle}: write after done'
-            assert out['done'] == 0, f'cycle {cycle}: done high again'
+        await quiet(step, run % 3 if run < len(case['runs']) - 1 else 4)
     dut._log.info('%d runs of %d rows of N=%d checked', len(case['runs']), rows, n)

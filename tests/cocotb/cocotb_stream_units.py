@@ -27,11 +27,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 from cocotb.types import LogicArray
-
-
-def _bit(v):
-    """0 or 1, or the unresolved value itself (X/U before the first clock edges)."""
-    return int(v) if v.is_resolvable else v
+from stream_driver import bit, quiet, reset, run_to_done
 
 
 @cocotb.test()
@@ -70,7 +66,7 @@ async def stream_unit(dut):
         nonlocal cycle
         await FallingEdge(dut.clk)
         cycle += 1
-        out = {'done': _bit(dut.done.value), 'y_we': _bit(dut.y_we.value), 'y_addr': dut.y_addr.value,
+        out = {'done': bit(dut.done.value), 'y_we': bit(dut.y_we.value), 'y_addr': dut.y_addr.value,
                'y_data': dut.y_data.value}  # fmt: skip
         for k, m in enumerate(mems):
             addr = getattr(dut, m['addr']).value
@@ -81,33 +77,12 @@ async def stream_unit(dut):
         dut.start.value = start
         return out
 
-    for _ in range(3):
-        await step(rst=1, start=0)
-    for _ in range(2):
-        out = await step(rst=0, start=0)
-        assert out['y_we'] == 0 and out['done'] == 0, f'cycle {cycle}: activity before start'
+    await reset(step)
 
     for run in range(runs):
         want = [tuple(w) for w in case['expected'][run]]
         current[:] = [contents(m, run) for m in mems]
-        writes: list[tuple[int, int, int]] = []  # (cycle after start, address, value)
-        await step(rst=0, start=1)
-        start_cycle = cycle
-        done_cycle = None
-        while done_cycle is None:
-            out = await step(rst=0, start=0)
-            assert cycle - start_cycle <= cycles, f'run {run}: no done {cycles} cycles after start'
-            assert out['y_we'] in (0, 1) and out['done'] in (0, 1), f'cycle {cycle}: y_we/done {out}'
-            if out['y_we']:
-                addr, data = out['y_addr'], out['y_data']
-                assert addr.is_resolvable and data.is_resolvable, f'cycle {cycle}: write of {data} to {addr}'
-                writes.append((cycle - start_cycle, addr.to_unsigned(), data.to_unsigned()))
-            if out['done']:
-                done_cycle = cycle
-                assert out['y_we'] == 1, f'run {run}: done without the last write'
-        assert done_cycle - start_cycle == cycles, (
-            f'run {run}: done {done_cycle - start_cycle} cycles after start, expected cycles() = {cycles}'
-        )
+        writes = [(c, a, d.to_unsigned()) for c, a, d in await run_to_done(step, cycles, run, last_write_with_done=True)]
         assert [(c, a) for c, a, _ in writes] == [(c, a) for c, a, _ in want], (
             f'run {run}: writes (cycle, address) {[(c, a) for c, a, _ in writes]}, '
             f'expected {[(c, a) for c, a, _ in want]}'
@@ -115,8 +90,5 @@ async def stream_unit(dut):
         bad = [f'y[{a}]: got {v}, expected {w[2]}' for (_, a, v), w in zip(writes, want) if v != w[2]]
         assert not bad, f'run {run}: {len(bad)} wrong values, e.g. ' + '; '.join(bad[:8])
         # Quiet after done: no write, done low; the next start comes 0..2 cycles later.
-        for _ in range(run % 3 if run < runs - 1 else 4):
-            out = await step(rst=0, start=0)
-            assert out['y_we'] == 0, f'cycle {cycle}: write after done'
-            assert out['done'] == 0, f'cycle {cycle}: done high again'
+        await quiet(step, run % 3 if run < runs - 1 else 4)
     dut._log.info('%d runs checked', runs)
