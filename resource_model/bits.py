@@ -35,14 +35,17 @@ def _bits_keys(config: dict) -> list:
     return [k for k in config if k.endswith('_bits') and k not in FIXED_BITS_KEYS]
 
 
+def layer_config(layer) -> dict:
+    config = layer.get_config()
+    if type(layer).__name__ == 'QActivation':
+        config['activation'] = layer.quantizer  # its config would hold a string or the object itself
+    return config
+
+
 def layer_bits(layer) -> int | None:
     """The layer's widest quantizer, or None for a layer without quantizers."""
-    widths = [_quantizer_bits(getattr(layer, k, None)) for k in ('kernel_quantizer_internal', 'bias_quantizer_internal')]
-    widths.append(_quantizer_bits(getattr(layer, 'quantizer', None)) if type(layer).__name__ == 'QActivation' else None)
-    config = layer.get_config()
-    widths += [int(config[k]) for k in _bits_keys(config)]
-    widths += [_quantizer_bits(config.get(k)) for k in ('kernel_quantizer', 'bias_quantizer')
-               if isinstance(config.get(k), str)]  # fmt: skip
+    config = layer_config(layer)
+    widths = [_quantizer_bits(config.get(k)) for k in QUANTIZER_KEYS] + [int(config[k]) for k in _bits_keys(config)]
     widths = [w for w in widths if w]
     return max(widths) if widths else None
 
@@ -81,13 +84,6 @@ def _requantizer(q, bits: int):
 
         return quantized_relu(bits, _signed_integer(q.integer, bits, False))
     raise UnsupportedError(f'quantizer {name}: the tuner changes the bits of quantized_bits and quantized_relu only')
-
-
-def layer_config(layer) -> dict:
-    config = layer.get_config()
-    if type(layer).__name__ == 'QActivation':
-        config['activation'] = layer.quantizer  # its config would hold a string or the object itself
-    return config
 
 
 def requantized_config(layer, bits: int) -> dict:

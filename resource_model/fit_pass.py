@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from ..errors import UnsupportedError
-from .tuner import DEFAULT_DSP_SHARE, DEFAULT_LANES
+from .tuner import DEFAULT_DSP_SHARE, DEFAULT_LANES, check_margin
 
 OPTIONS = {'margin', 'latency_cycles', 'lanes', 'dsp_share', 'min_weight_bits'}
 
@@ -29,9 +29,7 @@ def fit_options(model) -> dict | None:
     if not isinstance(opts, dict) or set(opts) - OPTIONS:
         bad = sorted(set(opts) - OPTIONS) if isinstance(opts, dict) else opts
         raise UnsupportedError(f'Model FitToPart: {bad!r} is not valid; use true or a mapping with keys {sorted(OPTIONS)}')
-    margin = float(opts.get('margin', 0.0))
-    if not 0 <= margin < 1:
-        raise UnsupportedError(f'Model FitToPart margin {margin}: use a fraction in [0, 1)')
+    margin = check_margin(float(opts.get('margin', 0.0)), 'Model FitToPart margin')
     return {'margin': margin, 'latency_cycles': opts.get('latency_cycles'),
             'lanes': tuple(sorted(int(n) for n in opts.get('lanes', DEFAULT_LANES))),
             'dsp_share': tuple(float(s) for s in opts.get('dsp_share', DEFAULT_DSP_SHARE)),

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .tuner import TuneError
+from .tuner import TuneError, check_margin
 
 TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycles', 'inferences_per_s', 'margin',
             'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
@@ -69,11 +69,9 @@ def validate(cfg, where: str = 'tune config') -> dict:
             out[key] = value
     if 'model' in cfg and not Path(str(cfg['model'])).exists():
         _fail(where, f"model file {cfg['model']!r} does not exist")
-    for key in ('trials',):
-        if not isinstance(out[key], int) or out[key] < 1:
-            _fail(where, f'{key} must be a positive integer, not {out[key]!r}')
-    if not isinstance(out['margin'], (int, float)) or not 0 <= out['margin'] < 1:
-        _fail(where, f"margin must be a fraction in [0, 1), not {out['margin']!r}")
+    if not isinstance(out['trials'], int) or out['trials'] < 1:
+        _fail(where, f"trials must be a positive integer, not {out['trials']!r}")
+    check_margin(out['margin'], f'{where}: margin')
     for key in ('latency_cycles', 'inferences_per_s'):
         if out[key] is not None and (not isinstance(out[key], (int, float)) or out[key] <= 0):
             _fail(where, f'{key} must be a positive number or null, not {out[key]!r}')

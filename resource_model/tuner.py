@@ -71,6 +71,13 @@ class TuneSpace:
             raise TuneError(f'candidate storage {bad or self.storage}: use {STORAGE_KINDS}')
 
 
+def check_margin(margin, what: str = 'margin') -> float:
+    """The resource margin (the fraction of every resource kept free) as a float in [0, 1)."""
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
+        raise TuneError(f'{what} must be a fraction in [0, 1), not {margin!r}')
+    return float(margin)
+
+
 def transformer_groups(model) -> dict:
     """Layer groups of a vhdlspartan.models.ts_transformer, named like its `bits` keys."""
     patterns = (('input', r'q_in$'), ('embed', r'embed(_q)?$'), ('posenc', r'posenc$'), ('attention', r'att\d+$'),
@@ -272,8 +279,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
         raise TuneError(f'model {model.name!r} has no quantized layers to tune')
     x_train, y_train, x_val, y_val = data
     max_cycles = _max_cycles(latency_cycles, inferences_per_s, clock_ns)
-    if not 0 <= margin < 1:
-        raise TuneError(f'margin {margin}: use a fraction in [0, 1)')
+    margin = check_margin(margin)
     hw = HardwareModel(model, groups, part, margin, hls_config_fn)
     out = Path(out_dir) if out_dir else None
     if out:
