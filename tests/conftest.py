@@ -1,8 +1,14 @@
 """Shared model builders for the tests: small QKeras models converted with VHDLSpartan."""
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+# tests/cocotb holds the cocotb modules and their runner, imported by name by the tests and by the
+# simulator's Python (the runner hands sys.path to it as PYTHONPATH)
+if str(Path(__file__).resolve().parent / 'cocotb') not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / 'cocotb'))
 
 import hls4ml  # noqa: E402
 import numpy as np  # noqa: E402

@@ -11,27 +11,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-HERE = Path(__file__).resolve().parent
-COCOTB_DIR = HERE / 'cocotb'
-VHDL_DIR = HERE.parent / 'vhdl_backend' / 'vhdl'
-
-# The runner hands sys.path to the simulator's Python as PYTHONPATH: make the cocotb modules importable.
-if str(COCOTB_DIR) not in sys.path:
-    sys.path.insert(0, str(COCOTB_DIR))
-
-from ghdl_runner import run_cocotb  # noqa: E402
-
-needs_ghdl = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
-
-
-def _run(tmp_path: Path, toplevel: str, files: list[str], generics: dict, module: str, env: dict) -> None:
-    run_cocotb(tmp_path, toplevel, [VHDL_DIR / f for f in files], generics, module, env)
+from ghdl_runner import VHDL_DIR, library, needs_ghdl, run_cocotb
 
 
 # --- vs_layernorm under cocotb ------------------------------------------------------------------
@@ -56,10 +40,8 @@ def test_vs_layernorm_cocotb(tmp_path, case):
     unit = make_unit(case)
     generics = unit.generics(None)
     case = dict(case, generics=generics, seed=31 * case['n'] + case['table_bits'])
-    _run(
-        tmp_path, 'vs_layernorm', ['vs_fixed_pkg.vhd', 'vs_layernorm.vhd'],
-        generics, 'cocotb_layernorm', {'LN_CASE': json.dumps(case)},
-    )  # fmt: skip
+    run_cocotb(tmp_path, 'vs_layernorm', library('vs_fixed_pkg.vhd', 'vs_layernorm.vhd'), generics, 'cocotb_layernorm',
+               {'LN_CASE': json.dumps(case)})  # fmt: skip
 
 
 def test_vs_layernorm_analyses_without_warnings(tmp_path):

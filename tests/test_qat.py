@@ -1,21 +1,17 @@
 """Quantization-aware training of the integer Transformer on real data (the electricity series):
 a few epochs lower the loss, and the trained model still converts and simulates bit-exactly."""
 
-import sys
-from pathlib import Path
-
 import hls4ml
 import numpy as np
 import tensorflow as tf
 
+from vhdlspartan.datasets import windows
 from vhdlspartan.models import hls_config, ts_transformer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'examples'))
-from forecast_data import windows  # noqa: E402
 
 
 def test_qat_lowers_loss_and_stays_bit_exact(tmp_path):
-    (x_train, y_train), (x_test, y_test) = windows(12)
+    w = windows('electricity', 12, split=(0.8, 0.0, 0.2))  # the first 80% to train on, the rest to test
+    x_train, y_train, x_test, y_test = w.x_train, w.y_train, w.x_test, w.y_test
     x_train, y_train, x_test, y_test = x_train[:3000], y_train[:3000], x_test[:500], y_test[:500]
     tf.keras.utils.set_random_seed(0)
     model = ts_transformer(12, 1, 8, 1, 16, 1, bits=8, norm='layer', integer=2)

@@ -10,10 +10,7 @@ address, value) and the cycle of done.
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,35 +18,21 @@ import pytest
 
 from vhdlspartan.fixed import FixedType, divide_requantize, to_twos
 from vhdlspartan.integer_ops import reference_affine
-from vhdlspartan.vhdl_backend.top import LIBRARY_FILES
 from vhdlspartan.vhdl_backend.units.add import AddUnit, add_generics, exact_sum
 from vhdlspartan.vhdl_backend.units.base import Buffer
 from vhdlspartan.vhdl_backend.units.batchnorm import BatchNormUnit
 from vhdlspartan.vhdl_backend.units.pooling import GlobalAvgUnit
 
-COCOTB_DIR = Path(__file__).resolve().parent / 'cocotb'
-VHDL_DIR = Path(__file__).resolve().parents[1] / 'vhdl_backend' / 'vhdl'
+from ghdl_runner import library, needs_ghdl, run_case
 
-# The runner hands sys.path to the simulator's Python as PYTHONPATH: make the cocotb modules importable.
-if str(COCOTB_DIR) not in sys.path:
-    sys.path.insert(0, str(COCOTB_DIR))
-
-from ghdl_runner import run_cocotb  # noqa: E402
-
-pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
+pytestmark = needs_ghdl
 
 RUNS = 6  # runs a case: edge runs first, then random ones
 
 
-def _library(*names: str) -> list[Path]:
-    """Library files in the compile order of the generated project."""
-    return [VHDL_DIR / f for f in LIBRARY_FILES if f in names]
-
-
 def _run(tmp_path: Path, toplevel: str, sources: list[Path], generics: dict, case: dict) -> None:
-    case_file = tmp_path / 'case.json'
-    case_file.write_text(json.dumps(dict(case, generics=generics)))
-    run_cocotb(tmp_path, toplevel, sources, generics, 'cocotb_stream_units', {'STREAM_CASE_FILE': case_file})
+    run_case(tmp_path, toplevel, sources, generics, 'cocotb_stream_units', dict(case, generics=generics),
+             'STREAM_CASE_FILE')  # fmt: skip
 
 
 def _edges(t: FixedType) -> list[int]:
@@ -111,7 +94,7 @@ def test_add(tmp_path, n, at, bt, yt):
                   dict(addr='b_addr', data='b_data', width=bt.width, words=to_twos(b, bt.width).tolist())],
         runs=RUNS, cycles=unit.cycles(), expected=_walk_writes(y, yt.width, lat),
     )  # fmt: skip
-    _run(tmp_path, 'vs_add', _library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_add.vhd'), generics, case)
+    _run(tmp_path, 'vs_add', library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_add.vhd'), generics, case)
 
 
 # --- vs_affine --------------------------------------------------------------------------------
@@ -162,7 +145,7 @@ def test_affine(tmp_path, steps, c, xt, st, bt, yt):
                   dict(addr='sb_addr', data='sb_data', width=st.width + bt.width, words=[int(w) for w in words])],
         runs=RUNS, cycles=unit.cycles(), expected=_walk_writes(y, yt.width, lat),
     )  # fmt: skip
-    _run(tmp_path, 'vs_affine', _library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_affine.vhd'), generics, case)
+    _run(tmp_path, 'vs_affine', library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_affine.vhd'), generics, case)
 
 
 # --- vs_gavg + vs_divider ---------------------------------------------------------------------
@@ -199,4 +182,4 @@ def test_gavg(tmp_path, steps, c, xt, yt):
         memories=[dict(addr='x_addr', data='x_data', width=xt.width, words=to_twos(x, xt.width).tolist())],
         runs=RUNS, cycles=unit.cycles(), expected=expected,
     )  # fmt: skip
-    _run(tmp_path, 'vs_gavg', _library('vs_fixed_pkg.vhd', 'vs_divider.vhd', 'vs_gavg.vhd'), generics, case)
+    _run(tmp_path, 'vs_gavg', library('vs_fixed_pkg.vhd', 'vs_divider.vhd', 'vs_gavg.vhd'), generics, case)

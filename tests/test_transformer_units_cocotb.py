@@ -11,45 +11,21 @@ the cycle of done.
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
-import sys
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vhdlspartan.fixed import FixedType, requantize, to_twos
 from vhdlspartan.integer_ops import check_exp_table, exp_table, reference_softmax, signed_type, unsigned_unit_type
-from vhdlspartan.vhdl_backend.top import LIBRARY_FILES
 from vhdlspartan.vhdl_backend.units.base import BANK_BY_COLUMN, BANK_BY_ROW, Buffer
 from vhdlspartan.vhdl_backend.units.dense import DenseUnit, Engine, MatMulUnit
 from vhdlspartan.vhdl_backend.units.softmax import SoftmaxUnit
 
-COCOTB_DIR = Path(__file__).resolve().parent / 'cocotb'
-VHDL_DIR = Path(__file__).resolve().parents[1] / 'vhdl_backend' / 'vhdl'
+from ghdl_runner import COCOTB_DIR, library, needs_ghdl, run_case
 
-# The runner hands sys.path to the simulator's Python as PYTHONPATH: make the cocotb modules importable.
-if str(COCOTB_DIR) not in sys.path:
-    sys.path.insert(0, str(COCOTB_DIR))
-
-from ghdl_runner import run_cocotb  # noqa: E402
-
-pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
-
-
-def _library(*names: str) -> list[Path]:
-    """Library files in the compile order of the generated project."""
-    return [VHDL_DIR / f for f in LIBRARY_FILES if f in names]
-
-
-def _run(tmp_path: Path, toplevel: str, sources: list[Path], generics: dict, module: str, case: dict,
-         env_name: str) -> None:  # fmt: skip
-    case_file = tmp_path / 'case.json'
-    case_file.write_text(json.dumps(case))
-    run_cocotb(tmp_path, toplevel, sources, generics, module, {env_name: case_file})
+pytestmark = needs_ghdl
 
 
 def _code_range(t: FixedType) -> tuple[int, int]:
@@ -155,7 +131,7 @@ def test_softmax(tmp_path, rows, n, x_type, in_bi, exp_bits, table_size, out_bit
         generics=generics, cycles=unit.cycles(), table=exp_table(in_type, exp_type, table_size).tolist(),
         runs=to_twos(x, x_type.width).tolist(), expected=want.tolist(),
     )  # fmt: skip
-    _run(tmp_path, 'vs_softmax', _library('vs_fixed_pkg.vhd', 'vs_divider.vhd', 'vs_softmax.vhd'), generics,
+    run_case(tmp_path, 'vs_softmax', library('vs_fixed_pkg.vhd', 'vs_divider.vhd', 'vs_softmax.vhd'), generics,
          'cocotb_softmax', case, 'SOFTMAX_CASE_FILE')  # fmt: skip
 
 
@@ -363,6 +339,6 @@ def test_matmul(tmp_path, make_job, make_run, lanes, dsp_lanes):
     yt = job.y.type
     assert ys.max() == yt.max_int and ys.min() == (-yt.max_int if yt.saturation == 'SAT_SYM' else yt.min_int)
     case = dict(generics=generics, cycles=cycles, runs=runs)
-    sources = _library('vs_fixed_pkg.vhd', 'vs_mac_lane.vhd', 'vs_mac_engine.vhd', 'vs_dense_ctrl.vhd')
-    _run(tmp_path, 'tb_matmul_wrap', sources + [COCOTB_DIR / 'tb_matmul_wrap.vhd'], generics, 'cocotb_matmul', case,
+    sources = library('vs_fixed_pkg.vhd', 'vs_mac_lane.vhd', 'vs_mac_engine.vhd', 'vs_dense_ctrl.vhd')
+    run_case(tmp_path, 'tb_matmul_wrap', sources + [COCOTB_DIR / 'tb_matmul_wrap.vhd'], generics, 'cocotb_matmul', case,
          'MATMUL_CASE_FILE')  # fmt: skip

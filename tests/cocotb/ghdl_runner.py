@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
+
+COCOTB_DIR = Path(__file__).resolve().parent  # on sys.path (tests/conftest.py), so the simulator imports from it
+VHDL_DIR = COCOTB_DIR.parents[1] / 'vhdl_backend' / 'vhdl'
+needs_ghdl = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
+
+
+def library(*names: str) -> list[Path]:
+    """The named VHDL library files, in the compile order of a generated project."""
+    from vhdlspartan.vhdl_backend.top import LIBRARY_FILES
+
+    unknown = sorted(set(names) - set(LIBRARY_FILES))
+    assert not unknown, f'not library files: {unknown}'
+    return [VHDL_DIR / f for f in LIBRARY_FILES if f in names]
+
+
+def run_case(tmp_path: Path, toplevel: str, sources: list, generics: dict, module: str, case: dict,
+             env_name: str) -> None:  # fmt: skip
+    """run_cocotb with the case written to a JSON file whose path the module finds in env_name."""
+    case_file = tmp_path / 'case.json'
+    case_file.write_text(json.dumps(case))
+    run_cocotb(tmp_path, toplevel, sources, generics, module, {env_name: case_file})
 
 
 def vhdl_generic(v) -> str:

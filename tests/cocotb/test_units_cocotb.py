@@ -7,26 +7,12 @@ tmp_path and runs the cocotb module next to this file (cocotb_mac_engine.py, coc
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-VHDL_DIR = HERE.parents[1] / 'vhdl_backend' / 'vhdl'
+from ghdl_runner import library, needs_ghdl, run_cocotb
 
-# The runner hands sys.path to the simulator's Python as PYTHONPATH: make the cocotb modules here importable.
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from ghdl_runner import run_cocotb  # noqa: E402
-
-pytestmark = pytest.mark.skipif(shutil.which('ghdl') is None, reason='GHDL not installed')
-
-
-def _run(tmp_path: Path, toplevel: str, files: list[str], generics: dict, module: str, env: dict) -> None:
-    run_cocotb(tmp_path, toplevel, [VHDL_DIR / f for f in files], generics, module, env)
+pytestmark = needs_ghdl
 
 
 # --- vs_mac_engine ---------------------------------------------------------------------------
@@ -45,7 +31,8 @@ MAC_CASES = [
 def test_mac_engine(tmp_path, lanes, dsp_lanes, a_w, b_w, acc_w, max_len, exact):
     generics = dict(LANES=lanes, DSP_LANES=dsp_lanes, A_W=a_w, B_W=b_w, ACC_W=acc_w)
     env = dict(generics, MAC_MAX_LEN=max_len, MAC_EXACT=int(exact), MAC_SEED=1000 * lanes + 10 * a_w + b_w)
-    _run(tmp_path, 'vs_mac_engine', ['vs_mac_lane.vhd', 'vs_mac_engine.vhd'], generics, 'cocotb_mac_engine', env)
+    run_cocotb(tmp_path, 'vs_mac_engine', library('vs_mac_lane.vhd', 'vs_mac_engine.vhd'), generics, 'cocotb_mac_engine',
+               env)  # fmt: skip
 
 
 # --- vs_map ----------------------------------------------------------------------------------
@@ -78,7 +65,5 @@ def test_map(tmp_path, x_w, x_signed, shift, y_w, y_signed, rounding, saturation
         RND=y_type.rounding_code, SAT=y_type.saturation_code, RELU=relu,
     )  # fmt: skip
     case = dict(generics, rounding=rounding, saturation=saturation, x_frac=x_frac, seed=7 * x_w + 3 * y_w + shift)
-    _run(
-        tmp_path, 'vs_map', ['vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_map.vhd'],
-        generics, 'cocotb_map', {'MAP_CASE': json.dumps(case)},
-    )  # fmt: skip
+    run_cocotb(tmp_path, 'vs_map', library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_map.vhd'), generics, 'cocotb_map',
+               {'MAP_CASE': json.dumps(case)})  # fmt: skip
