@@ -141,3 +141,27 @@ def test_keras_multihead_attention_post_training(tmp_path):
     assert np.abs(y_hls - y_float).max() < 0.25 and np.abs(y_hls - y_float).mean() < 0.03
     sim = hm.build(sim=True, x=x[:20])['sim']
     assert sim['bit_exact'] and sim['mismatches'] == 0
+
+
+def test_softmax_dividers_follow_lanes_and_the_config_key(tmp_path):
+    """The softmax gets min(Lanes, 4) dividers, SoftmaxDividers at the attention layer replaces that
+    (capped by the row length), and a bad value is refused naming the layer."""
+    import hls4ml
+
+    from vhdlspartan.errors import UnsupportedError
+
+    model = random_weights(ts_transformer(6, 2, 8, 1, 16, 1, bits=8), 0)
+
+    def divs(k, **layer_cfg):
+        cfg = hls_config(model, lanes=16)
+        cfg['LayerName']['att0'].update(layer_cfg)
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan',
+                                                        output_dir=str(tmp_path / f'p{k}'))  # fmt: skip
+        hm.compile()
+        return [u.divs for u in hm._vhdlspartan_design.units if type(u).__name__ == 'SoftmaxUnit']
+
+    assert divs(0) == [4]
+    assert divs(1, SoftmaxDividers=2) == [2]
+    assert divs(2, SoftmaxDividers=100) == [6]  # no more than the 6 elements of a row
+    with pytest.raises(UnsupportedError, match=r"layer 'att0' SoftmaxDividers 0 is not valid"):
+        divs(3, SoftmaxDividers=0)

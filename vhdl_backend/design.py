@@ -62,17 +62,22 @@ class Design:
         self.buffers[layer.outputs[0]] = buf
         return buf
 
+    def layer_config_value(self, layer, key: str, default=None, model_level: bool = True):
+        """A backend config key of a layer: at its layer name, then its layer type, then (if
+        model_level) the model level of the hls4ml config."""
+        if self.model_config is None:
+            return default
+        hls_cfg = self.model_config.config.get('HLSConfig', {})
+        scopes = [hls_cfg.get('LayerName', {}).get(layer.name), hls_cfg.get('LayerType', {}).get(layer.class_name)]
+        for scope in scopes + ([hls_cfg.get('Model')] if model_level else []):
+            if scope and key in scope:
+                return scope[key]
+        return default
+
     def storage(self, layer, tensor: str, bits: int) -> str:
         """Storage ('bram', 'lutram' or 'auto', resolved after lowering) of a layer's result
         buffer or weight memory."""
-        kind = 'auto'
-        if self.model_config is not None:  # layer name, then layer type, then model
-            hls_cfg = self.model_config.config.get('HLSConfig', {})
-            for scope in (hls_cfg.get('LayerName', {}).get(layer.name), hls_cfg.get('LayerType', {}).get(layer.class_name),
-                          hls_cfg.get('Model')):  # fmt: skip
-                if scope and 'Storage' in scope:
-                    kind = scope['Storage']
-                    break
+        kind = self.layer_config_value(layer, 'Storage', 'auto')
         if isinstance(kind, dict):
             kind = kind.get(tensor, 'auto')
         return check_storage(str(kind).lower(), f'layer {layer.name!r} {tensor}')

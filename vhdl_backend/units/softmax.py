@@ -20,6 +20,7 @@ DIVIDERS_KEY = 'SoftmaxDividers'  # optional hls4ml config key (layer name, then
 # Past 4 dividers (about 80 LUTs each) few cycles remain to win: at window 12 and 16 lanes,
 # 4 dividers take 763 cycles and 12 take 451, for 770 more LUTs (Yosys).
 DEFAULT_MAX_DIVIDERS = 4
+_UNSET = object()
 
 
 def softmax_dividers(layer, design, n: int, num_width: int) -> int:
@@ -28,15 +29,11 @@ def softmax_dividers(layer, design, n: int, num_width: int) -> int:
     per element of a row) and num_width + 2 (a divider takes a new start that often, so that many
     give one division a cycle). The layer's SoftmaxDividers config key, when given, replaces
     the default (up to the same caps)."""
-    wanted = min(design.lanes, DEFAULT_MAX_DIVIDERS)
-    cfg = design.model_config.config.get('HLSConfig', {}) if design.model_config is not None else {}
-    for scope in (cfg.get('LayerName', {}).get(layer.name), cfg.get('LayerType', {}).get(layer.class_name)):
-        if scope and DIVIDERS_KEY in scope:
-            wanted = scope[DIVIDERS_KEY]
-            if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
-                raise UnsupportedError(f'layer {layer.name!r} {DIVIDERS_KEY} {wanted!r} is not valid; '
-                                       'use an integer >= 1')  # fmt: skip
-            break
+    wanted = design.layer_config_value(layer, DIVIDERS_KEY, _UNSET, model_level=False)
+    if wanted is _UNSET:
+        wanted = min(design.lanes, DEFAULT_MAX_DIVIDERS)
+    elif not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
+        raise UnsupportedError(f'layer {layer.name!r} {DIVIDERS_KEY} {wanted!r} is not valid; use an integer >= 1')
     return min(wanted, n, num_width + 2)
 
 
