@@ -94,5 +94,5 @@ def glue_params(design, readers: dict) -> dict:
     clients = sum(1 for u in design.units if getattr(u, 'uses_engine', False))
     engine_or = 0
     if engine is not None and clients > 1:
-        engine_or = (engine.a_width + engine.lanes * engine.b_width + 3) * (clients - 1)
+        engine_or = (engine.a_width + engine.lanes * engine.b_width + 3 + engine.sel_width) * (clients - 1)
     return {'address_or_bits': or_inputs, 'engine_or_bits': engine_or, 'engine_clients': clients}

@@ -126,14 +126,11 @@ def features(kind: str, p: dict) -> dict:
         groups = math.ceil(p['N_OUT'] / p['P'])
         post = p.get('POST', 0)
         cast = {**p, 'Y_W': p['D_W'], 'RND': p['D_RND'], 'SAT': p['D_SAT']} if post else p  # the sum's own cast
-        acc_used = min(p['ACC_W'], used_width(_sum_w(p), p['OUT_SHIFT'], cast) - p['ACC_SHIFT'])
-        return {
+        return {  # the shadow bank and its lane select are the engine's
             'one': 1, 'y_w': p['Y_W'], 'sum_w': used_width(_sum_w(p), p['OUT_SHIFT'], cast),
-            'lane_mux': max(acc_used, 1) * mux_luts(p['P']),
             'operand_gates': p['P'] * p['B_W'] + p['A_W'], 'addr_bits': p['XA_W'] + p['WA_W'] + p['BA_W'] + p['YA_W'],
             'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
-            'lanes': p['P'], 'lane_mux_full': p['ACC_W'] * mux_luts(p['P']), 'weight_bits': p['P'] * p['W_W'],
-            'bias_w': p['BIAS_W'], 'shadow_bits': p['P'] * max(acc_used, 1),  # unread top bits are trimmed
+            'lanes': p['P'], 'weight_bits': p['P'] * p['W_W'], 'bias_w': p['BIAS_W'],
             'post_bits': p['D_W'] + p['Y_W'] if post else 0, 'post_relu': p['D_W'] if p.get('POST_RELU') else 0,
             **requant_features(_sum_w(p), p['OUT_SHIFT'], cast),
         }  # fmt: skip
@@ -167,7 +164,8 @@ def features(kind: str, p: dict) -> dict:
                 'shifter': (p['P_W'] + max(p['V_W'], p['TB'])) * bits(p['E_MAX'] - p['E_MIN']),
                 'lut_mult': 0 if multiplier_dsps(*m_w) else m_w[0] * m_w[1]}  # fmt: skip
     if kind == 'engine':
-        return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W']}
+        return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W'],
+                'shadow_bits': p['LANES'] * p['ACC_W'], 'shadow_mux': p['ACC_W'] * mux_luts(p['LANES'])}
     if kind == 'lane':
         if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']):
             return {'one': 1, 'acc_w': p['ACC_W'], 'prod_w': p['A_W'] + p['B_W']}

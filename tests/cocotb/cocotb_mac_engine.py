@@ -1,4 +1,4 @@
-"""cocotb test of vs_mac_engine: random dot products, checked cycle by cycle.
+"""cocotb test of vs_mac_engine: random dot products and shadow-bank reads, checked cycle by cycle.
 
 Run by test_units_cocotb.py. The case comes in through the DUT generics (read from
 the environment the runner sets: LANES, DSP_LANES, A_W, B_W, ACC_W) and MAC_SEED.
@@ -65,6 +65,8 @@ def _dot_products(rng: random.Random, lanes: int, a_w: int, b_w: int, count: int
 
 @cocotb.test()
 async def mac_engine_random_dot_products(dut):
+    """acc and acc_valid against exact dot products; the shadow bank (sum = word sel of the sums
+    shown at the last acc_valid, from the next cycle on) read through a random sel every cycle."""
     lanes, dsp_lanes = _env_int('LANES'), _env_int('DSP_LANES')
     a_w, b_w, acc_w = _env_int('A_W'), _env_int('B_W'), _env_int('ACC_W')
     exact = os.environ.get('MAC_EXACT', '1') == '1'  # ACC_W holds every sum of this case
@@ -112,6 +114,10 @@ async def mac_engine_random_dot_products(dut):
     dut.in_last.value = 0
     dut.a.value = 0
     dut.b.value = 0
+    dut.sel.value = 0
+    sel_w = len(dut.sel)
+    shadow = [0] * lanes  # what the shadow must hold in the current cycle
+    sel_prev = 0
     Clock(dut.clk, 10, unit='ns').start(start_high=False)
 
     seen = 0
@@ -119,6 +125,9 @@ async def mac_engine_random_dot_products(dut):
         await FallingEdge(dut.clk)
         # Outputs of this cycle.
         acc_valid = int(dut.acc_valid.value)
+        got_sum = _wrap(dut.sum.value.to_unsigned(), acc_w)
+        want_sum = _wrap(shadow[sel_prev], acc_w) if sel_prev < lanes else 0
+        assert got_sum == want_sum, f'cycle {cycle}: sum (sel {sel_prev}) {got_sum}, expected {want_sum}'
         want = expected.get(cycle)
         if want is None:
             assert acc_valid == 0, f'cycle {cycle}: acc_valid high with no dot product ending {LATENCY} cycles before'
@@ -129,6 +138,7 @@ async def mac_engine_random_dot_products(dut):
             want_w = [_wrap(s, acc_w) for s in want]
             assert got == want_w, f'cycle {cycle}: acc lanes {got}, expected {want_w} (exact sums {want})'
             seen += 1
+            shadow = list(want)  # loaded by the rising edge that ends this cycle
         # Inputs of this cycle.
         dut.in_valid.value = valid
         dut.in_first.value = first
@@ -138,5 +148,7 @@ async def mac_engine_random_dot_products(dut):
         for k, b in enumerate(bs):
             b_raw |= (b & b_mask) << (k * b_w)
         dut.b.value = b_raw
+        sel_prev = rng.randrange(1 << sel_w)  # past LANES - 1 too, when LANES is no power of 2: reads 0
+        dut.sel.value = sel_prev
     assert seen == len(expected)
     dut._log.info('%d dot products checked over %d cycles', seen, len(stream))

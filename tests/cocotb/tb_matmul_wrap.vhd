@@ -5,6 +5,7 @@
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
+use work.vs_fixed_pkg.all;
 
 entity tb_matmul_wrap is
   generic (
@@ -46,7 +47,8 @@ architecture wrap of tb_matmul_wrap is
   signal valid_s, first_s, last_s, acc_valid_s : std_logic;
   signal a_s   : std_logic_vector(A_W - 1 downto 0);
   signal b_s   : std_logic_vector(LANES * B_W - 1 downto 0);
-  signal acc_s : std_logic_vector(LANES * ACC_W - 1 downto 0);
+  signal sel_s : std_logic_vector(vs_max(vs_clog2(LANES), 1) - 1 downto 0);
+  signal sum_s : std_logic_vector(ACC_W - 1 downto 0);
 begin
   ctrl : entity work.vs_dense_ctrl
     generic map (
@@ -66,7 +68,7 @@ begin
       x_addr => x_addr, x_data => x_data, w_addr => w_addr, w_data => w_data,
       b_addr => b_addr, b_data => b_data,
       eng_valid => valid_s, eng_first => first_s, eng_last => last_s,
-      eng_a => a_s, eng_b => b_s, eng_acc => acc_s, eng_acc_valid => acc_valid_s,
+      eng_a => a_s, eng_b => b_s, eng_acc_valid => acc_valid_s, eng_sel => sel_s, eng_sum => sum_s,
       y_we => y_we, y_bank => y_bank, y_addr => y_addr, y_data => y_data
     );
 
@@ -74,7 +76,7 @@ begin
     generic map (LANES => LANES, DSP_LANES => DSP_LANES, A_W => A_W, B_W => B_W, ACC_W => ACC_W)
     port map (
       clk => clk, in_valid => valid_s, in_first => first_s, in_last => last_s,
-      a => a_s, b => b_s, acc => acc_s, acc_valid => acc_valid_s
+      a => a_s, b => b_s, acc => open, acc_valid => acc_valid_s, sel => sel_s, sum => sum_s
     );
 
   eng_valid <= valid_s;

@@ -31,7 +31,7 @@ MAC_CASES = [
 def test_mac_engine(tmp_path, lanes, dsp_lanes, a_w, b_w, acc_w, max_len, exact):
     generics = dict(LANES=lanes, DSP_LANES=dsp_lanes, A_W=a_w, B_W=b_w, ACC_W=acc_w)
     env = dict(generics, MAC_MAX_LEN=max_len, MAC_EXACT=int(exact), MAC_SEED=1000 * lanes + 10 * a_w + b_w)
-    run_cocotb(tmp_path, 'vs_mac_engine', library('vs_mac_lane.vhd', 'vs_mac_engine.vhd'), generics, 'cocotb_mac_engine',
+    run_cocotb(tmp_path, 'vs_mac_engine', library('vs_fixed_pkg.vhd', 'vs_mac_lane.vhd', 'vs_mac_engine.vhd'), generics, 'cocotb_mac_engine',
                env)  # fmt: skip
 
 

@@ -140,6 +140,7 @@ class EngineJob:
             f'signal {n}_eng_valid, {n}_eng_first, {n}_eng_last : std_logic;',
             f'signal {n}_eng_a : std_logic_vector({engine.a_width - 1} downto 0);',
             f'signal {n}_eng_b : std_logic_vector({engine.lanes * engine.b_width - 1} downto 0);',
+            f'signal {n}_eng_sel : std_logic_vector({engine.sel_width - 1} downto 0);',
         ]
         self.x.readers.append(f'{n}_x_addr')
         engine.clients.append(n)
@@ -151,7 +152,8 @@ class EngineJob:
       x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
       {w_ports},
       eng_valid => {n}_eng_valid, eng_first => {n}_eng_first, eng_last => {n}_eng_last,
-      eng_a => {n}_eng_a, eng_b => {n}_eng_b, eng_acc => eng_acc, eng_acc_valid => eng_acc_valid,
+      eng_a => {n}_eng_a, eng_b => {n}_eng_b, eng_acc_valid => eng_acc_valid, eng_sel => {n}_eng_sel,
+      eng_sum => eng_sum,
       y_we => {self.y.name}_we, y_bank => {y_bank}, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
     );
 """
@@ -341,6 +343,11 @@ class Engine:
         acc_w = max(max(u.acc_width for u in dense), a_w + b_w)
         return cls(lanes, dsp_lanes, a_w, b_w, acc_w, [])
 
+    @property
+    def sel_width(self) -> int:
+        """Width of the shadow-bank word select (vs_max(vs_clog2(LANES), 1))."""
+        return max((self.lanes - 1).bit_length(), 1)
+
     def generics(self) -> dict:
         return dict(LANES=self.lanes, DSP_LANES=self.dsp_lanes, A_W=self.a_width, B_W=self.b_width,
                     ACC_W=self.acc_width)  # fmt: skip
@@ -350,17 +357,17 @@ class Engine:
             return ' or '.join(f'{c}_{port}' for c in self.clients)
 
         signals = [
-            f'signal eng_acc : std_logic_vector({self.lanes * self.acc_width - 1} downto 0);',
+            f'signal eng_sum : std_logic_vector({self.acc_width - 1} downto 0);',
             'signal eng_acc_valid : std_logic;',
         ]
         generics = generic_map(**self.generics())
-        body = f"""  -- The shared engine: idle Dense controllers drive zeros, so their requests are ORed.
+        body = f"""  -- The shared engine: idle controllers drive zeros, so their requests are ORed.
   engine : entity work.vs_mac_engine
     generic map ({generics})
     port map (
       clk => clk, in_valid => {or_of('eng_valid')}, in_first => {or_of('eng_first')},
       in_last => {or_of('eng_last')}, a => {or_of('eng_a')}, b => {or_of('eng_b')},
-      acc => eng_acc, acc_valid => eng_acc_valid
+      acc => open, acc_valid => eng_acc_valid, sel => {or_of('eng_sel')}, sum => eng_sum
     );
 """
         return Emitted(signals, body, [])

@@ -4,8 +4,9 @@
 -- Groups j = 0 .. G - 1 (G = N_H * N_T * N_GROUPS) run in the order head h, row t, group g of
 -- P outputs. Issuing a group takes N_IN cycles: x[XB + i] and the P operands w[WB + i * W_SI]
 -- go to the engine, where XB = h*X_H + t*X_T, WB = h*W_H + g*W_G. The engine's sums appear
--- 4 cycles after a group's last issue cycle (eng_acc_valid) and are copied into a shadow
--- bank; from the next cycle on, the write-back adds each lane's bias, requantizes and writes
+-- 4 cycles after a group's last issue cycle (eng_acc_valid) and are copied into the engine's
+-- shadow bank; from the next cycle on, the write-back reads lane k's sum from it (eng_sel =
+-- k, eng_sum), adds the lane's bias, requantizes and writes
 -- y[YB + gP + k] (k = 0 .. nw - 1; YB = h*Y_H + t*Y_T), one output a cycle, while the engine
 -- already accumulates the next groups. nw is P, or LAST_NW for the last group of a row.
 -- The shadow must hold group j until its last write, so group j + 1 (whose sums arrive
@@ -18,7 +19,8 @@
 -- Y_MODE says how the result buffer is banked (y_bank is a one-hot bank write select):
 -- 0 one bank; 1 by row (bank t mod Y_BANKS, YB advances by Y_T every Y_BANKS rows);
 -- 2 by column (bank k, word YB + g; P = Y_BANKS).
--- All engine outputs are zero while idle, so the top level ORs the engine inputs of all clients.
+-- All engine outputs (eng_sel included) are zero while idle, so the top level ORs the engine
+-- inputs of all clients.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -55,8 +57,9 @@ entity vs_dense_ctrl is
     eng_valid, eng_first, eng_last : out std_logic;
     eng_a           : out std_logic_vector(A_W - 1 downto 0);
     eng_b           : out std_logic_vector(LANES * B_W - 1 downto 0);
-    eng_acc         : in  std_logic_vector(LANES * ACC_W - 1 downto 0);
     eng_acc_valid   : in  std_logic;
+    eng_sel         : out std_logic_vector(vs_max(vs_clog2(LANES), 1) - 1 downto 0);
+    eng_sum         : in  std_logic_vector(ACC_W - 1 downto 0);
     y_we            : out std_logic;
     y_bank          : out std_logic_vector(Y_BANKS - 1 downto 0);
     y_addr          : out std_logic_vector(YA_W - 1 downto 0);
@@ -94,13 +97,9 @@ architecture rtl of vs_dense_ctrl is
   signal tb    : natural range 0 to Y_BANKS := 0;  -- tw mod Y_BANKS
   signal yhead, ybase : natural range 0 to N_H * Y_H + N_T * Y_T + 1 := 0;
   signal gbase : natural range 0 to N_GROUPS * P := 0;
-  -- The shadow bank: the P used accumulators of the group being written (P * ACC_W flip-flops,
-  -- the only sizeable cost of the overlap). It is loaded whole when eng_acc_valid is high, the one
-  -- cycle the engine shows a group's sums before the next group's first products replace them
-  -- (no mux in front of the flip-flops: load enable only), and read through a P-to-1 selection by
-  -- k (fewer LUTs than shifting the bank a word a write). A flat vector and a loop select, not an
-  -- array indexed by k, so that synthesis sees no memory (one word when P = 1).
-  signal shadow : std_logic_vector(P * ACC_W - 1 downto 0) := (others => '0');
+  -- The group being written sits in the engine's shadow bank, loaded when eng_acc_valid is high
+  -- (the one cycle the engine shows a group's sums before the next group's first products replace
+  -- them); the write-back reads word k of it.
   signal y_bank_r : std_logic_vector(Y_BANKS - 1 downto 0) := (others => '0');
   signal v1, f1, l1, y_we_r, done_r : std_logic := '0';
   signal y_addr_r : std_logic_vector(YA_W - 1 downto 0) := (others => '0');
@@ -108,6 +107,7 @@ architecture rtl of vs_dense_ctrl is
   signal nw_i, nw_w, nw_prev : natural range 1 to P;
   signal b_next : natural range 0 to N_GROUPS * P;
 begin
+  eng_sel <= std_logic_vector(to_unsigned(k, eng_sel'length)) when wst = W_WRITE else (others => '0');
   nw_i <= LAST_NW when g = N_GROUPS - 1 else P;      -- outputs of the group being issued
   nw_prev <= LAST_NW when g = 0 else P;              -- in I_STALL: of the group issued last
   nw_w <= LAST_NW when gw = N_GROUPS - 1 else P;     -- of the group being written
@@ -213,12 +213,7 @@ begin
             wst <= W_WAIT;
           end if;
         elsif wst = W_WRITE then
-          acc_k := (others => '0');
-          for lane in 0 to P - 1 loop
-            if lane = k then
-              acc_k := signed(shadow((lane + 1) * ACC_W - 1 downto lane * ACC_W));
-            end if;
-          end loop;
+          acc_k := signed(eng_sum);
           sum := shift_left(resize(acc_k, SUM_W), vs_max(ACC_SHIFT, 0))
                  + shift_left(resize(vs_to_signed(b_data, BIAS_SIGNED, BIAS_W + 1), SUM_W), vs_max(BIAS_SHIFT, 0));
           if POST = 0 then
@@ -275,9 +270,8 @@ begin
           end if;
         end if;
         -- A group's sums: the schedule above makes them arrive while waiting or in the cycle of
-        -- the previous group's last write, never earlier, so the shadow is free to take them.
+        -- the previous group's last write, never earlier, so the engine's shadow is free to take them.
         if eng_acc_valid = '1' and wst /= W_IDLE then
-          shadow <= eng_acc(P * ACC_W - 1 downto 0);
           k <= 0;
           wst <= W_WRITE;
         end if;

@@ -4,9 +4,14 @@
 -- multipliers, the rest LUT multipliers. Latency: a/b registered, product registered,
 -- accumulator registered; acc_valid is high for one cycle, 3 cycles after in_valid and in_last
 -- are presented, in the cycle acc first shows the finished sums (held until the next sum starts).
+-- The shadow bank: in that cycle the sums are also copied into LANES shadow words, which the
+-- running controller reads one a cycle (sum = shadow word sel) while the lanes already
+-- accumulate its next group. One shadow for all controllers, since only one runs at a time;
+-- idle controllers drive sel = 0, so the top level ORs the sel of all clients.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
+use work.vs_fixed_pkg.all;
 
 entity vs_mac_engine is
   generic (
@@ -24,7 +29,9 @@ entity vs_mac_engine is
     a         : in  std_logic_vector(A_W - 1 downto 0);
     b         : in  std_logic_vector(LANES * B_W - 1 downto 0);
     acc       : out std_logic_vector(LANES * ACC_W - 1 downto 0);
-    acc_valid : out std_logic
+    acc_valid : out std_logic;
+    sel       : in  std_logic_vector(vs_max(vs_clog2(LANES), 1) - 1 downto 0);
+    sum       : out std_logic_vector(ACC_W - 1 downto 0)
   );
 end entity;
 
@@ -32,6 +39,9 @@ architecture rtl of vs_mac_engine is
   signal a_r : signed(A_W - 1 downto 0) := (others => '0');
   signal b_r : std_logic_vector(LANES * B_W - 1 downto 0) := (others => '0');
   signal v_r, f_r, l_r, l_m, l_a : std_logic := '0';
+  signal acc_all : std_logic_vector(LANES * ACC_W - 1 downto 0);
+  -- A flat vector and a loop select, not an array indexed by sel: synthesis sees no memory.
+  signal shadow : std_logic_vector(LANES * ACC_W - 1 downto 0) := (others => '0');
 begin
   process (clk)
   begin
@@ -43,9 +53,25 @@ begin
       l_r <= in_valid and in_last;
       l_m <= l_r;
       l_a <= l_m;
+      if l_a = '1' then
+        shadow <= acc_all;  -- load enable only, no mux in front of the flip-flops
+      end if;
     end if;
   end process;
   acc_valid <= l_a;
+  acc <= acc_all;
+
+  process (shadow, sel)
+    variable word : std_logic_vector(ACC_W - 1 downto 0);
+  begin
+    word := (others => '0');
+    for k in 0 to LANES - 1 loop
+      if to_integer(unsigned(sel)) = k then
+        word := shadow((k + 1) * ACC_W - 1 downto k * ACC_W);
+      end if;
+    end loop;
+    sum <= word;
+  end process;
 
   lanes_gen : for k in 0 to LANES - 1 generate
     signal acc_k : signed(ACC_W - 1 downto 0);
@@ -56,6 +82,6 @@ begin
         clk => clk, valid => v_r, first => f_r, a => a_r,
         b => signed(b_r((k + 1) * B_W - 1 downto k * B_W)), acc => acc_k
       );
-    acc((k + 1) * ACC_W - 1 downto k * ACC_W) <= std_logic_vector(acc_k);
+    acc_all((k + 1) * ACC_W - 1 downto k * ACC_W) <= std_logic_vector(acc_k);
   end generate;
 end architecture;
