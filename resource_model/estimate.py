@@ -173,7 +173,8 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'glue':  # OR trees: a LUT6 ORs 6 inputs
         clients = p['engine_clients']
         width = p['engine_or_bits'] // (clients - 1) if clients > 1 else 0
-        return {'address_or_bits': p['address_or_bits'], 'engine_or_luts': width * math.ceil((clients - 1) / 5)}
+        return {'address_or_bits': p['address_or_bits'], 'engine_or_luts': width * math.ceil((clients - 1) / 5),
+                'sched_bits': p.get('sched_bits', 0), 'sched_compares': p.get('sched_compares', 0)}  # start counter
     raise KeyError(f'no resource model for component kind {kind!r}')
 
 

@@ -15,6 +15,7 @@ from ..errors import UnsupportedError
 from ..fixed import fixed_type_from_hls4ml
 from .units import ALIAS_LAYERS, KERAS_LAYERS_SUPPORTED, UNIT_FOR_LAYER
 from .units.base import Buffer, buffer_readers, check_storage, vhdl_name
+from .schedule import schedule
 from .units.dense import Engine
 
 MAX_IO_WIDTH = 31  # the file-driven testbench moves values through VHDL integers
@@ -92,9 +93,23 @@ class Design:
                 out.append(buf)
         return out
 
+    def schedule(self):
+        """The static schedule of the units (schedule.py); recomputed when the unit list changes."""
+        key = tuple(map(id, self.units))
+        cached = self.__dict__.get('_schedule')
+        if cached is None or cached[0] != key:
+            cached = self.__dict__['_schedule'] = (key, schedule(self.units))
+        return cached[1]
+
+    def ticked_units(self) -> list:
+        """Indices of the units the top level starts by its cycle counter: those that overlap the
+        unit before them (the others start with the design's start or the previous unit's done)."""
+        sched = self.schedule()
+        return [k for k in range(len(self.units)) if sched.starts[k] > 0 and not sched.chained(self.units, k)]
+
     def cycles(self) -> int:
         """Clock cycles from the cycle start is seen to the cycle done is high."""
-        return sum(u.cycles() for u in self.units)
+        return self.schedule().cycles
 
     def macs(self) -> int:
         return sum(u.macs() for u in self.units if hasattr(u, 'macs'))

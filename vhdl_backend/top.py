@@ -110,13 +110,7 @@ def top_vhdl(design) -> tuple[str, list]:
     body.append(f'  {inp}_we <= in_we;\n  {inp}_waddr <= in_addr;\n  {inp}_wdata <= in_data;\n')
     body.append(f'  out_data <= {design.output.name}_rdata;\n')
 
-    # Layers run one after another: each starts when the one before is done.
-    previous = 'start'
-    for unit in units:
-        signals.append(f'signal {unit.name}_start, {unit.name}_done : std_logic;')
-        body.append(f'  {unit.name}_start <= {previous};\n')
-        previous = f'{unit.name}_done'
-    body.append(f'  done <= {previous};\n')
+    start_signals(design, signals, body)
 
     roms = []
     for e in emitted:
@@ -124,7 +118,9 @@ def top_vhdl(design) -> tuple[str, list]:
         body.append(e.body.replace('{project}', project))
         roms += e.roms
     decls = '\n'.join('  ' + s for s in signals)
-    text = f"""{HEADER}-- Top level of {project}: {len(units)} layers run one after another, {design.cycles()} cycles per inference.
+    text = f"""{HEADER}-- Top level of {project}: {len(units)} units on a static schedule, {design.cycles()} cycles per inference.
+-- A unit starts when the one before it is done, or, when it streams what that one writes, a fixed
+-- number of cycles after the start (sched_tick counts the cycles since start).
 -- Protocol: write the {design.input.depth} input elements through in_we/in_addr/in_data, pulse start for one
 -- cycle; done is high for one cycle when the {design.output.depth} outputs are ready to read through
 -- out_addr/out_data (registered: data one cycle after the address).
@@ -149,6 +145,45 @@ begin
 {''.join(body)}end architecture;
 """
     return text, roms
+
+
+def start_signals(design, signals: list, body: list) -> None:
+    """Each unit's start: the design's start, the done of the unit before it, or, for a unit that
+    overlaps the one before (schedule.py), sched_tick reaching its start cycle."""
+    units, sched, ticked = design.units, design.schedule(), design.ticked_units()
+    for k, unit in enumerate(units):
+        signals.append(f'signal {unit.name}_start, {unit.name}_done : std_logic;')
+        if sched.starts[k] == 0:
+            body.append(f'  {unit.name}_start <= start;\n')
+        elif k not in ticked:
+            body.append(f'  {unit.name}_start <= {units[k - 1].name}_done;\n')
+    body.append(f'  done <= {units[sched.last].name}_done;\n')
+    if not ticked:
+        return
+    last = max(sched.starts[k] for k in ticked)
+    width = last.bit_length()
+    signals += [f'signal sched_tick : unsigned({width - 1} downto 0) := (others => \'0\');',
+                "signal sched_run : std_logic := '0';"]
+    body.append(f"""  -- sched_tick is c in the c-th cycle after the one start is seen, up to {last}
+  process (clk)
+  begin
+    if rising_edge(clk) then
+      if rst = '1' then
+        sched_run <= '0';
+      elsif start = '1' then
+        sched_run <= '1';
+        sched_tick <= to_unsigned(1, {width});
+      elsif sched_run = '1' then
+        if sched_tick = {last} then
+          sched_run <= '0';
+        end if;
+        sched_tick <= sched_tick + 1;
+      end if;
+    end if;
+  end process;
+""")
+    for k in ticked:
+        body.append(f"  {units[k].name}_start <= '1' when sched_run = '1' and sched_tick = {sched.starts[k]} else '0';\n")
 
 
 def testbench_vhdl(design) -> str:

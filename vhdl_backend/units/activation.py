@@ -11,13 +11,13 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import Buffer, Emitted, generic_map, vhdl_name
+from .base import Buffer, Emitted, WalkTiming, generic_map, vhdl_name
 
 SUPPORTED_ACTIVATIONS = ('relu', 'linear')
 
 
 @dataclass
-class ActivationUnit:
+class ActivationUnit(WalkTiming):
     entity = 'vs_map'  # vhdl/vs_map.vhd
     label = 'map'  # instance label suffix in the top level
     name: str
@@ -45,9 +45,6 @@ class ActivationUnit:
         if self.relu:
             x = np.maximum(x, 0)
         return requantize(x, self.x.type.frac, self.y.type)
-
-    def cycles(self) -> int:
-        return self.x.depth + 2
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""

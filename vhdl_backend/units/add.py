@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import Emitted, generic_map
+from .base import Emitted, WalkTiming, generic_map
 
 
 def exact_sum(a, a_frac: int, b, b_frac: int, y_type):
@@ -30,7 +30,7 @@ def add_generics(n: int, aw: int, at, bt, yt) -> dict:
 
 
 @dataclass
-class AddUnit:
+class AddUnit(WalkTiming):
     entity = 'vs_add'  # vhdl/vs_add.vhd
     label = 'add'  # instance label suffix in the top level
     name: str
@@ -55,9 +55,6 @@ class AddUnit:
 
     def emulate(self, env):
         return exact_sum(env[self.a.name], self.a.type.frac, env[self.b.name], self.b.type.frac, self.y.type)
-
-    def cycles(self) -> int:
-        return self.a.depth + 2
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""

@@ -1,9 +1,11 @@
 """What every hardware unit shares: buffers, names, and the emitted-VHDL container.
 
-A unit is one stage of the layer-after-layer schedule. Each unit module keeps four views
-of one thing together: lowering from the hls4ml layer (``from_layer``), the bit-exact
-NumPy emulation (``emulate``), the VHDL instance it emits (``emit``) and its exact cycle
-count (``cycles``); the VHDL entity it instantiates lives in ``vhdl/<entity>.vhd``.
+A unit is one stage of the static schedule (``vhdl_backend/schedule.py``). Each unit module
+keeps four views of one thing together: lowering from the hls4ml layer (``from_layer``), the
+bit-exact NumPy emulation (``emulate``), the VHDL instance it emits (``emit``) and its exact
+timing: ``cycles`` (start to done) and, where it streams, ``first_reads`` / ``write_cycles``
+(the cycle each element is first read / written, which lets the next unit start early); the
+VHDL entity it instantiates lives in ``vhdl/<entity>.vhd``.
 """
 
 from __future__ import annotations
@@ -81,6 +83,39 @@ class Buffer:
     @property
     def bits(self) -> int:
         return self.depth * self.type.width
+
+
+NEVER = np.iinfo(np.int64).max // 4  # first_reads of an element the unit does not read
+
+
+def walk_reads(n: int) -> np.ndarray:
+    """vs_walk: element e's read address is presented in cycle e + 1 after the cycle start is seen."""
+    return np.arange(n, dtype=np.int64) + 1
+
+
+def walk_writes(n: int, lat: int) -> np.ndarray:
+    """vs_walk: element e is written (we high) in cycle e + 1 + LAT; done is high with the last write."""
+    return np.arange(n, dtype=np.int64) + 1 + lat
+
+
+class WalkTiming:
+    """Timing of the units built on vs_walk, which stream their x (and a, b) in index order: one
+    element a cycle, each written WALK_LAT cycles after its read address."""
+
+    WALK_LAT = 2
+
+    @property
+    def n_elements(self) -> int:
+        return unit_inputs(self)[0].depth
+
+    def cycles(self) -> int:
+        return self.n_elements + self.WALK_LAT
+
+    def first_reads(self) -> dict:
+        return {buf.name: walk_reads(buf.depth) for buf in unit_inputs(self)}
+
+    def write_cycles(self) -> np.ndarray:
+        return walk_writes(self.n_elements, self.WALK_LAT)
 
 
 def unit_inputs(unit) -> list:

@@ -15,11 +15,11 @@ import numpy as np
 from ...fixed import FixedType, fixed_type_from_hls4ml
 from ...integer_ops import reference_affine, signed_type
 from .activation import cast_input
-from .base import Emitted, Rom, addr_width, generic_map, pack_words, rom_instance
+from .base import Emitted, Rom, WalkTiming, addr_width, generic_map, pack_words, rom_instance
 
 
 @dataclass
-class BatchNormUnit:
+class BatchNormUnit(WalkTiming):
     entity = 'vs_affine'  # vhdl/vs_affine.vhd
     label = 'affine'  # instance label suffix in the top level
     name: str
@@ -74,8 +74,7 @@ class BatchNormUnit:
         y = reference_affine(x, self.x.type.frac, self.scale, self.s_type.frac, self.bias, self.b_type.frac, self.y.type)
         return y.reshape(x.shape[0], -1)
 
-    def cycles(self) -> int:
-        return self.x.depth + 3
+    WALK_LAT = 3  # vs_affine: read, product, sum + cast
 
     def rom(self) -> Rom:
         return Rom(f'{self.name}_sb', self._rom_words, self.s_type.width + self.b_type.width, self.storage)

@@ -17,7 +17,7 @@ import numpy as np
 from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml
 from ...integer_ops import cast_sum
-from .base import BANK_BY_COLUMN, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
+from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 
 ENGINE_DRAIN_CYCLES = 4  # a group's last issue to its sums: operand read, engine input register, product, accumulator
 
@@ -103,6 +103,38 @@ class EngineJob:
 
     def macs(self) -> int:
         return self.n_h * self.n_t * self.n_in * self.n_out
+
+    def _groups_timed(self):
+        """(h, t, g, outputs, first issue cycle) of every group, in issue order: group j + 1 is
+        issued max(n_in, outputs of group j) cycles after group j (the first in cycle 1)."""
+        p, out, s = self.lanes_used, [], 1
+        for h in range(self.n_h):
+            for t in range(self.n_t):
+                for g in range(self.groups):
+                    nw = min(p, self.n_out - g * p)
+                    out.append((h, t, g, nw, s))
+                    s += max(self.n_in, nw)
+        return out
+
+    def first_reads(self) -> dict:
+        """x[h*X_H + t*X_T + i] is read (address presented) in cycle s + i of each of its row's groups."""
+        geo, i = self.geometry(), np.arange(self.n_in)
+        first = np.full(self.x.depth, NEVER, dtype=np.int64)
+        for h, t, _, _, s in reversed(self._groups_timed()):  # the earliest group of a row last
+            first[h * geo['X_H'] + t * geo['X_T'] + i] = s + i
+        return {self.x.name: first}
+
+    def write_cycles(self):
+        """Output k of a group is written in cycle s + n_in + ENGINE_DRAIN_CYCLES + 1 + k (its sums
+        show at the last issue + the drain, then one write a cycle); None when y is banked."""
+        if self.y.banks > 1:
+            return None
+        geo = self.geometry()
+        writes = np.zeros(self.y.depth, dtype=np.int64)
+        for h, t, g, nw, s in self._groups_timed():
+            k = np.arange(nw)
+            writes[h * geo['Y_H'] + t * geo['Y_T'] + g * self.lanes_used + k] = s + self.n_in + ENGINE_DRAIN_CYCLES + 1 + k
+        return writes
 
     # -- VHDL --------------------------------------------------------------------------
     def result_geometry(self) -> dict:

@@ -17,11 +17,11 @@ from ...fixed import FixedType
 from ...integer_ops import signed_type
 from .activation import cast_input
 from .add import add_generics, exact_sum
-from .base import Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
+from .base import Buffer, Emitted, Rom, WalkTiming, generic_map, pack_words, rom_instance
 
 
 @dataclass
-class PositionalEncodingUnit:
+class PositionalEncodingUnit(WalkTiming):
     entity = 'vs_add'  # vhdl/vs_add.vhd
     label = 'posenc'  # instance label suffix in the top level
     name: str
@@ -48,9 +48,6 @@ class PositionalEncodingUnit:
 
     def emulate(self, env):
         return exact_sum(env[self.x.name], self.x.type.frac, self.table, self.pe_type.frac, self.y.type)
-
-    def cycles(self) -> int:
-        return self.x.depth + 2
 
     def rom(self) -> Rom:
         return Rom(f'{self.name}_pe', self._rom_words, self.pe_type.width, self.table_storage)
