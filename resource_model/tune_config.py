@@ -6,7 +6,8 @@
       {window: 12, n_features: 1, d_model: 16, num_heads: 1, ffn_dim: 64, num_layers: 1, bits: 8, norm: batch}
     train: {epochs: 8, batch_size: 64, learning_rate: 0.003}   # for a builder model
     data: {series: electricity, window: 12, split: [0.7, 0.15, 0.15], limit: null}   # or path/columns/target
-    search: {bits: [4, 5, 6, 7, 8], lanes: [1, 2, 4, 8, 12, 16], dsp_share: [1.0, 0.5, 0.0], storage: [auto]}
+    search: {bits: [4, 5, 6, 7, 8], lanes: [1, 2, 4, 8, 12, 16], dsp_share: [1.0, 0.5, 0.0], storage: [auto],
+             softmax_dividers: [0]}   # 0: min(lanes, 4) dividers per softmax
     latency_cycles: null               # or inferences_per_s
     margin: 0.0                        # keep this fraction of every resource free
     trials: 60
@@ -31,7 +32,7 @@ SECTION_KEYS = {
                 'integer'},
     'train': {'epochs', 'batch_size', 'learning_rate'},
     'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
-    'search': {'bits', 'lanes', 'dsp_share', 'storage'},
+    'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers'},
     'finetune': {'top', 'epochs', 'batch_size', 'learning_rate'},
     'study': {'name', 'storage'},
 }  # fmt: skip

@@ -38,6 +38,7 @@ from .estimate import CAPACITY_RESOURCES, estimate
 DEFAULT_BITS = (4, 5, 6, 7, 8)
 DEFAULT_LANES = (1, 2, 4, 8, 12, 16)
 DEFAULT_DSP_SHARE = (1.0, 0.5, 0.0)
+SOFTMAX_LAYERS = ('QMultiHeadSelfAttention', 'MultiHeadAttention', 'QSoftmax')  # Keras layers with a softmax
 STORAGE_KINDS = ('auto', 'bram', 'lutram')
 CHECKED = CAPACITY_RESOURCES  # what must fit
 
@@ -54,18 +55,24 @@ class TuneSpace:
     lanes: tuple = DEFAULT_LANES
     dsp_share: tuple = DEFAULT_DSP_SHARE  # fraction of the lanes that multiply in DSP48E1s
     storage: tuple = ('auto',)
+    softmax_dividers: tuple = (0,)  # pass-3 dividers of every softmax; 0: the backend's default
 
     def __post_init__(self):
         self.bits = tuple(sorted({int(b) for b in self.bits}))
         self.lanes = tuple(sorted({int(n) for n in self.lanes}))
         self.dsp_share = tuple(sorted({float(s) for s in self.dsp_share}, reverse=True))
         self.storage = tuple(self.storage)
+        self.softmax_dividers = tuple(sorted(set(self.softmax_dividers)))
         if not self.bits or min(self.bits) < 2 or max(self.bits) > 16:
             raise TuneError(f'candidate bits {self.bits}: use widths in 2..16')
         if not self.lanes or min(self.lanes) < 1:
             raise TuneError(f'candidate lanes {self.lanes}: use integers >= 1')
         if not self.dsp_share or not all(0 <= s <= 1 for s in self.dsp_share):
             raise TuneError(f'candidate dsp_share {self.dsp_share}: use fractions in 0..1')
+        if not self.softmax_dividers or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.softmax_dividers
+        ):
+            raise TuneError(f'candidate softmax_dividers {self.softmax_dividers}: use integers >= 0 (0: the default)')
         bad = [s for s in self.storage if s not in STORAGE_KINDS]
         if not self.storage or bad:
             raise TuneError(f'candidate storage {bad or self.storage}: use {STORAGE_KINDS}')
@@ -121,6 +128,7 @@ class Candidate:
     lanes: int
     dsp_lanes: int
     storage: str
+    softmax_dividers: int = 0  # 0: the backend's default
 
 
 @dataclass
@@ -154,10 +162,14 @@ class HardwareModel:
     def hls_config(self, keras_model, cand: Candidate) -> dict:
         cfg = self.hls_config_fn(keras_model)
         cfg.setdefault('Model', {}).update(Lanes=cand.lanes, DSPLanes=cand.dsp_lanes, Storage=cand.storage)
+        if cand.softmax_dividers:
+            for layer in keras_model.layers:
+                if type(layer).__name__ in SOFTMAX_LAYERS:
+                    cfg.setdefault('LayerName', {}).setdefault(layer.name, {})['SoftmaxDividers'] = cand.softmax_dividers
         return cfg
 
     def cost(self, cand: Candidate) -> HardwareCost:
-        key = (tuple(sorted(cand.bits.items())), cand.lanes, cand.dsp_lanes, cand.storage)
+        key = (tuple(sorted(cand.bits.items())), cand.lanes, cand.dsp_lanes, cand.storage, cand.softmax_dividers)
         if key not in self._cache:
             import hls4ml
 
@@ -242,7 +254,8 @@ class TuneResult:
 
 def _row(cand: Candidate, cost: HardwareCost, pred: float, number: int) -> dict:
     return {'trial': number, 'predicted_loss': pred, 'bits': dict(cand.bits), 'lanes': cand.lanes,
-            'dsp_lanes': cand.dsp_lanes, 'storage': cand.storage, 'cycles': cost.cycles, 'macs': cost.macs,
+            'dsp_lanes': cand.dsp_lanes, 'storage': cand.storage, 'softmax_dividers': cand.softmax_dividers,
+            'cycles': cost.cycles, 'macs': cost.macs,
             'binding': cost.binding, **{r: cost.totals[r] for r in ('LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP')}}  # fmt: skip
 
 
@@ -300,6 +313,10 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
                          trial.suggest_categorical('lanes', list(space.lanes)), 0,
                          trial.suggest_categorical('storage', list(space.storage)))  # fmt: skip
         share = trial.suggest_categorical('dsp_share', list(space.dsp_share))
+        if len(space.softmax_dividers) > 1:
+            cand.softmax_dividers = trial.suggest_categorical('softmax_dividers', list(space.softmax_dividers))
+        else:
+            cand.softmax_dividers = space.softmax_dividers[0]
         cand.dsp_lanes = round(share * cand.lanes)
         cost = hw.cost(cand)
         pred = predicted_loss(baseline, table, cand.bits)
@@ -334,7 +351,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
         val = _finetune(km, x_train, y_train, x_val, y_val, finetune_epochs, batch_size, learning_rate, loss, seed)
         finetuned.append({**row, 'val_loss': val, 'model': km})
     chosen = min(finetuned, key=lambda r: (r['val_loss'], r['cycles']))
-    cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'])
+    cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'], chosen['softmax_dividers'])
     result = TuneResult(
         config=_final_config(hw, chosen['model'], cand), model=chosen['model'], bits=dict(cand.bits),
         layer_bits=hw.layer_bits(cand.bits), candidate=cand, cost=hw.cost(cand), val_loss=chosen['val_loss'],
@@ -367,7 +384,8 @@ def _check_budget(hw, groups, space, max_cycles):
                         f'(every group at {min(space.bits)} bits, {small.lanes} lane, storage {small.storage}) '
                         f'needs {cost.needs}; binding resource {cost.binding}')  # fmt: skip
     if math.isfinite(max_cycles):
-        fastest = Candidate(small.bits, max(space.lanes), round(space.dsp_share[0] * max(space.lanes)), small.storage)
+        fastest = Candidate(small.bits, max(space.lanes), round(space.dsp_share[0] * max(space.lanes)), small.storage,
+                            max(space.softmax_dividers))
         if hw.cost(fastest).cycles > max_cycles:
             raise TuneError(f'latency target {max_cycles:.0f} cycles is out of reach: the fastest candidate '
                             f'({max(space.lanes)} lanes) takes {hw.cost(fastest).cycles} cycles')  # fmt: skip

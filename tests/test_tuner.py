@@ -204,3 +204,19 @@ def test_fit_to_part_pass_refuses_an_impossible_part(tmp_path):
     with pytest.raises(UnsupportedError, match=r'FitToPart: nothing fits xc7s6 with margin 90%.*binding resource'):
         _convert(_mlp(160), tmp_path, {'margin': 0.9, 'min_weight_bits': 8})
     assert not os.path.exists(tmp_path / 'vhdl')
+
+
+def test_softmax_dividers_are_a_tuning_knob(trained):
+    """A candidate's softmax_dividers reach the hls4ml config (SoftmaxDividers at the attention
+    layer) and the estimate: more dividers, fewer cycles and more LUTs; 0 keeps the default."""
+    model, _ = trained
+    hw = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15')
+    bits = dict.fromkeys(hw.groups, 8)
+    default, more = (hw.cost(tuner.Candidate(bits, 4, 4, 'auto', n)) for n in (0, 6))
+    assert more.cycles < default.cycles and more.totals['LUT'] > default.totals['LUT']
+    assert hw.cost(tuner.Candidate(bits, 4, 4, 'auto', 4)).cycles == default.cycles  # default: min(lanes, 4)
+    cfg = hw.hls_config(model, tuner.Candidate(bits, 4, 4, 'auto', 6))
+    assert cfg['LayerName']['att0']['SoftmaxDividers'] == 6
+    assert 'SoftmaxDividers' not in hw.hls_config(model, tuner.Candidate(bits, 4, 4, 'auto')).get('LayerName', {}).get('att0', {})
+    with pytest.raises(TuneError, match=r'softmax_dividers \(-1,\).*integers >= 0'):
+        TuneSpace(softmax_dividers=(-1,))
