@@ -3,10 +3,12 @@
 FFN 4 * d_model. Prints markdown tables (used in examples/README.md):
 
 1. every uniform 4/6/8-bit configuration: fits the XC7S15 or not (at 1 lane, the smallest
-   engine), binding resource, test RMSE, and the fastest fitting lane count with its cycles
-   next to the model's MAC count;
-2. for the sizes whose uniform 8-bit design does not fit: the tuner's mixed-precision /
-   storage / lanes result, its test RMSE against the uniform 8-bit model's.
+   engine), binding resource, test RMSE, and the fastest fitting lane count (and softmax
+   dividers) with its cycles next to the model's MAC count;
+2. for the sizes whose uniform 8-bit design does not fit, or not with 10x fewer cycles than
+   MACs: the tuner's mixed-precision / storage / lanes result (asked for at most MACs / 10
+   cycles; without a latency target when that is out of reach), its test RMSE against the
+   uniform 8-bit model's.
 
 8-bit models are trained with quantization-aware training; 6- and 4-bit models start from the
 8-bit weights and are fine-tuned, the same way the tuner fine-tunes its candidates.
@@ -21,6 +23,7 @@ import time
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 LANES = (1, 2, 4, 8, 12, 16)
+DIVIDERS = (0, 8, 16)  # softmax dividers: 0 is the default, min(lanes, 4)
 
 
 def main(argv=None):
@@ -87,10 +90,11 @@ def main(argv=None):
                 small = hw.cost(Candidate(gb, 1, 1, 'auto'))
                 fastest = None
                 for lanes in LANES:
-                    for dsp in sorted({lanes, lanes // 2, 0}, reverse=True):
-                        cost = hw.cost(Candidate(gb, lanes, dsp, 'auto'))
-                        if cost.fits and (fastest is None or cost.cycles < fastest[1].cycles):
-                            fastest = (lanes, cost)
+                    for dsp in sorted({lanes, lanes // 2}, reverse=True):
+                        for divs in DIVIDERS if lanes >= 8 else (0,):
+                            cost = hw.cost(Candidate(gb, lanes, dsp, 'auto', divs))
+                            if cost.fits and (fastest is None or cost.cycles < fastest[1].cycles):
+                                fastest = (lanes, cost)
                 uniform.append(dict(window=window, d=d, bits=bits, fits=small.fits, binding=small.binding,
                                     util=max(small.utilization.values()), rmse=rmse, macs=small.macs,
                                     lanes=fastest[0] if fastest else None,
@@ -102,11 +106,19 @@ def main(argv=None):
             if args.skip_tuner or (uniform[-3]['fits'] and uniform[-3]['cycles'] * 10 <= uniform[-3]['macs']):
                 continue  # uniform 8 bits fits and is 10x faster than its MACs: nothing to tune
             try:
-                r = tune(m8, (data.x_train, data.y_train, data.x_val, data.y_val), part=args.part,
-                         space=TuneSpace(lanes=LANES), trials=args.trials, finetune_top=3,
-                         finetune_epochs=args.finetune_epochs, batch_size=32, progress=False)  # fmt: skip
+                xy = (data.x_train, data.y_train, data.x_val, data.y_val)
+                kw = dict(part=args.part, space=TuneSpace(lanes=LANES, softmax_dividers=DIVIDERS), trials=args.trials,
+                          finetune_top=3, finetune_epochs=args.finetune_epochs, batch_size=32, progress=False)
+                try:
+                    r = tune(m8, xy, latency_cycles=uniform[-3]['macs'] // 10, **kw)
+                except TuneError as e:
+                    if 'latency' not in str(e):
+                        raise
+                    print(f'  tuner: {e}; tuning without a latency target', flush=True)
+                    r = tune(m8, xy, **kw)
                 rmse = data.scaled_rmse(r.model.predict(data.x_test, verbose=0))
                 tuned.append(dict(window=window, d=d, bits=r.bits, lanes=r.candidate.lanes,
+                                  divs=r.candidate.softmax_dividers or 'default',
                                   dsp=r.candidate.dsp_lanes, cost=r.cost, rmse=rmse, rmse8=rmse8))  # fmt: skip
                 print(f'  tuned: {r.bits} {r.candidate.lanes} lanes, RMSE {rmse:.4f} vs 8-bit {rmse8:.4f}, '
                       f'{r.cost.cycles} cycles for {r.cost.macs} MACs ({time.time() - t0:.0f} s)', flush=True)  # fmt: skip
@@ -122,7 +134,7 @@ def main(argv=None):
               f'({u["util"]:.0%}) | {u["rmse"]:.4f} | {u["macs"]:,} | {u["lanes"] or "-"} | '
               f'{u["cycles"] or "-"} | {ratio} | {u["lut"]:,} |')  # fmt: skip
     if tuned:
-        print('\n| window | d_model | tuned bits (per group) | lanes (DSP) | LUT | BRAM18 | DSP | cycles | MACs | MACs/cycle | test RMSE | 8-bit RMSE | ratio |')
+        print('\n| window | d_model | tuned bits (per group) | lanes (DSP), softmax dividers | LUT | BRAM18 | DSP | cycles | MACs | MACs/cycle | test RMSE | 8-bit RMSE | ratio |')
         print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
         for t in tuned:
             if 'error' in t:
@@ -130,7 +142,7 @@ def main(argv=None):
                 continue
             c = t['cost']
             bits = ' '.join(f'{g}:{b}' for g, b in t['bits'].items())
-            print(f'| {t["window"]} | {t["d"]} | {bits} | {t["lanes"]} ({t["dsp"]}) | {c.totals["LUT"]:,} | '
+            print(f'| {t["window"]} | {t["d"]} | {bits} | {t["lanes"]} ({t["dsp"]}), {t["divs"]} | {c.totals["LUT"]:,} | '
                   f'{c.totals["BRAM18"]} | {c.totals["DSP"]} | {c.cycles:,} | {c.macs:,} | {c.macs / c.cycles:.1f} | '
                   f'{t["rmse"]:.4f} | {t["rmse8"]:.4f} | {t["rmse"] / t["rmse8"]:.3f} |')  # fmt: skip
 

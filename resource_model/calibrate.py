@@ -322,6 +322,8 @@ def main(argv=None):
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--records', type=Path, default=RECORDS,
                     help='JSON-lines records: new designs are appended, the fit uses every current one')
+    ap.add_argument('--heldout', type=int, default=0,
+                    help='mark the N most recent designs (highest seeds) as held out of the fit before refitting')
     ap.add_argument('--vivado', type=Path, nargs='+', help='project folders with Vivado hierarchical reports')
     ap.add_argument('--out', type=Path, default=COEFFICIENTS)
     args = ap.parse_args(argv)
@@ -337,6 +339,12 @@ def main(argv=None):
         seed = args.seed if args.seed is not None else max((d['seed'] for d in load_designs(args.records)), default=999) + 1
         sweep(args.designs, seed, args.jobs, args.records)
     designs = load_designs(args.records)
+    if args.heldout:
+        newest = sorted(d['seed'] for d in designs)[-args.heldout :]
+        for d in designs:
+            if d['seed'] in newest:
+                d['heldout'] = True
+        args.records.write_text(''.join(json.dumps(d) + '\n' for d in designs))
     coeffs = fit(current_records(designs))
     fitted = sum(not d.get('heldout') for d in designs)
     coeffs['_source'] = {'designs': fitted, 'heldout_designs': len(designs) - fitted, 'tools': tool_versions(),
@@ -364,9 +372,20 @@ def heldout_report(designs: list, coeffs: dict) -> str:
     """The fit's error on the held-out designs (whole-design totals against synthesis)."""
     from .estimate import component_cost
 
-    held = [d for d in designs if d.get('heldout')]
+    today = {}
+
+    def current(d):  # synthesized from today's sources: an older design's totals are another design's
+        for rec in d['records']:
+            if rec['kind'] not in today:
+                today[rec['kind']] = source_hash(rec['kind'])
+            if rec.get('source') != today[rec['kind']]:
+                return False
+        return True
+
+    held_all = [d for d in designs if d.get('heldout')]
+    held = [d for d in held_all if current(d)]
     if not held:
-        return 'no held-out designs'
+        return f'no held-out designs from today\'s sources ({len(held_all)} older ones)'
     pairs = []
     for d in held:
         est = dict.fromkeys(('LUT', 'FF', 'BRAM18', 'DSP'), 0.0)
@@ -375,7 +394,8 @@ def heldout_report(designs: list, coeffs: dict) -> str:
             for r in est:
                 est[r] += cost[r]
         pairs.append((est, d['total']))
-    return f'{len(held)} held-out designs: ' + '; '.join(accuracy_lines(pairs))
+    older = f' ({len(held_all) - len(held)} older ones left out)' if len(held_all) > len(held) else ''
+    return f'{len(held)} held-out designs{older}: ' + '; '.join(accuracy_lines(pairs))
 
 
 if __name__ == '__main__':
