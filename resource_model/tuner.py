@@ -339,7 +339,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     if bar:
         bar.close()
 
-    rows = [t.user_attrs['row'] for t in study.trials
+    rows = [{'softmax_dividers': 0, **t.user_attrs['row']} for t in study.trials  # trials of older versions
             if t.state == optuna.trial.TrialState.COMPLETE and max(t.user_attrs['constraints']) <= 0]  # fmt: skip
     if not rows:
         raise TuneError(f'none of {len(study.trials)} trials fits {part} within the margin and latency target; '
