@@ -95,7 +95,7 @@ def glue_params(design, readers: dict) -> dict:
     engine_or = 0
     if engine is not None and clients > 1:
         engine_or = (engine.a_width + engine.lanes * engine.b_width + 3 + engine.sel_width) * (clients - 1)
-    ticked = design.ticked_units()
-    tick_w = max((design.schedule().starts[k] for k in ticked), default=0).bit_length()
+    sched = design.schedule()
+    tick_w = sched.tick_last.bit_length()  # the top level's start counter (top.start_signals)
     return {'address_or_bits': or_inputs, 'engine_or_bits': engine_or, 'engine_clients': clients,
-            'sched_bits': tick_w, 'sched_compares': len(ticked) * tick_w}
+            'sched_bits': tick_w, 'sched_compares': len(sched.ticked) * tick_w}

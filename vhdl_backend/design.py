@@ -101,12 +101,6 @@ class Design:
             cached = self.__dict__['_schedule'] = (key, schedule(self.units))
         return cached[1]
 
-    def ticked_units(self) -> list:
-        """Indices of the units the top level starts by its cycle counter: those that overlap the
-        unit before them (the others start with the design's start or the previous unit's done)."""
-        sched = self.schedule()
-        return [k for k in range(len(self.units)) if sched.starts[k] > 0 and not sched.chained(self.units, k)]
-
     def cycles(self) -> int:
         """Clock cycles from the cycle start is seen to the cycle done is high."""
         return self.schedule().cycles

@@ -23,10 +23,18 @@ class Schedule:
     starts: tuple  # cycle each unit sees its start, relative to the cycle the top level sees start
     cycles: int  # start to done of the whole design: the latest unit's finish
     last: int  # index of the unit that finishes last (its done is the design's done)
+    chained: tuple  # per unit: it starts exactly when the unit before it is done (on that unit's done)
 
-    def chained(self, units, k: int) -> bool:
-        """Unit k starts exactly when unit k - 1 is done (its start is that unit's done signal)."""
-        return k > 0 and self.starts[k] == self.starts[k - 1] + units[k - 1].cycles()
+    @property
+    def ticked(self) -> tuple:
+        """Indices of the units the top level starts from its cycle counter: those that overlap the
+        unit before them (the others start with the design's start or the previous unit's done)."""
+        return tuple(k for k, s in enumerate(self.starts) if s > 0 and not self.chained[k])
+
+    @property
+    def tick_last(self) -> int:
+        """The counter's last value: the latest counter-started unit's start (0: no counter)."""
+        return max((self.starts[k] for k in self.ticked), default=0)
 
 
 def earliest_start(producer, p_start: int, consumer, buf) -> int:
@@ -61,4 +69,5 @@ def schedule(units) -> Schedule:
         previous = start
     ends = [s + u.cycles() for s, u in zip(starts, units)]
     last = max(range(len(units)), key=lambda k: (ends[k], k))
-    return Schedule(tuple(starts), ends[last], last)
+    chained = tuple(k > 0 and starts[k] == ends[k - 1] for k in range(len(units)))
+    return Schedule(tuple(starts), ends[last], last, chained)

@@ -150,17 +150,17 @@ begin
 def start_signals(design, signals: list, body: list) -> None:
     """Each unit's start: the design's start, the done of the unit before it, or, for a unit that
     overlaps the one before (schedule.py), sched_tick reaching its start cycle."""
-    units, sched, ticked = design.units, design.schedule(), design.ticked_units()
+    units, sched = design.units, design.schedule()
     for k, unit in enumerate(units):
         signals.append(f'signal {unit.name}_start, {unit.name}_done : std_logic;')
         if sched.starts[k] == 0:
             body.append(f'  {unit.name}_start <= start;\n')
-        elif k not in ticked:
+        elif k not in sched.ticked:
             body.append(f'  {unit.name}_start <= {units[k - 1].name}_done;\n')
     body.append(f'  done <= {units[sched.last].name}_done;\n')
-    if not ticked:
+    if not sched.ticked:
         return
-    last = max(sched.starts[k] for k in ticked)
+    last = sched.tick_last
     width = last.bit_length()
     signals += [f'signal sched_tick : unsigned({width - 1} downto 0) := (others => \'0\');',
                 "signal sched_run : std_logic := '0';"]
@@ -182,7 +182,7 @@ def start_signals(design, signals: list, body: list) -> None:
     end if;
   end process;
 """)
-    for k in ticked:
+    for k in sched.ticked:
         body.append(f"  {units[k].name}_start <= '1' when sched_run = '1' and sched_tick = {sched.starts[k]} else '0';\n")
 
 
