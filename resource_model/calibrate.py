@@ -150,21 +150,32 @@ def source_hash(kind: str, vhdl_dir: Path = VHDL_DIR) -> str:
     return hashlib.sha256('\n'.join(texts).encode()).hexdigest()[:16]
 
 
+class TodaySources:
+    """Whether a record was synthesized from today's source of its component kind (digests
+    computed once per kind)."""
+
+    def __init__(self):
+        self.digests = {}
+
+    def __call__(self, rec: dict) -> bool:
+        kind = rec['kind']
+        if kind not in self.digests:
+            self.digests[kind] = source_hash(kind)
+        return rec.get('source') == self.digests[kind]
+
+
 def current_records(designs: list) -> list:
     """Component records of the designs whose source digest matches today's sources
     (designs marked heldout are left out of every fit)."""
-    today, kept, dropped = {}, [], {}
+    current, kept, dropped = TodaySources(), [], {}
     for d in designs:
         if d.get('heldout'):  # kept to check the fit on designs it never saw
             continue
         for rec in d['records']:
-            kind = rec['kind']
-            if kind not in today:
-                today[kind] = source_hash(kind)
-            if rec.get('source') == today[kind]:
+            if current(rec):
                 kept.append(rec)
             else:
-                dropped[kind] = dropped.get(kind, 0) + 1
+                dropped[rec['kind']] = dropped.get(rec['kind'], 0) + 1
     for kind, n in sorted(dropped.items()):
         print(f'{n} records of {kind} left out: its source changed since they were synthesized', file=sys.stderr)
     return kept
@@ -372,18 +383,9 @@ def heldout_report(designs: list, coeffs: dict) -> str:
     """The fit's error on the held-out designs (whole-design totals against synthesis)."""
     from .estimate import component_cost
 
-    today = {}
-
-    def current(d):  # synthesized from today's sources: an older design's totals are another design's
-        for rec in d['records']:
-            if rec['kind'] not in today:
-                today[rec['kind']] = source_hash(rec['kind'])
-            if rec.get('source') != today[rec['kind']]:
-                return False
-        return True
-
+    current = TodaySources()  # an older design's totals are those of hardware that has since changed
     held_all = [d for d in designs if d.get('heldout')]
-    held = [d for d in held_all if current(d)]
+    held = [d for d in held_all if all(map(current, d['records']))]
     if not held:
         return f'no held-out designs from today\'s sources ({len(held_all)} older ones)'
     pairs = []
