@@ -131,7 +131,6 @@ def features(kind: str, p: dict) -> dict:
             'operand_gates': p['P'] * p['B_W'] + p['A_W'], 'addr_bits': p['XA_W'] + p['WA_W'] + p['BA_W'] + p['YA_W'],
             'counters': bits(p['N_IN']) + bits(groups) + bits(p['N_T']) + bits(p['P']),
             'lanes': p['P'], 'weight_bits': p['P'] * p['W_W'], 'bias_w': p['BIAS_W'],
-            'acc_w': p['ACC_W'], 'sum_full': _sum_w(p),  # the engine's sum port is read whole
             'multi_lane': int(p['P'] > 1), 'rows_bits': bits(p['N_T']),
             'stall': bits(p['P']) if p['P'] > p['N_IN'] else 0,  # the I_STALL counter and compare
             'post_bits': p['D_W'] + p['Y_W'] if post else 0, 'post_relu': p['D_W'] if p.get('POST_RELU') else 0,
