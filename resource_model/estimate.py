@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..vhdl_backend.units.pooling import divider_stages
 from .components import design_components
 from .devices import get_device
 
@@ -55,6 +56,18 @@ def lutram_banks(depth: int, width: int) -> tuple:
 def lutram_luts(depth: int, width: int) -> int:
     banks, per_bank = lutram_banks(depth, width)
     return 4 * banks * per_bank
+
+
+def async_lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a one-port memory with an asynchronous read (vs_gavg's running sums), as Yosys maps
+    it: RAM32M (8 bits of 32 words), RAM64X1S, RAM128X1S and RAM256X1S (1, 2 and 4 LUTs a bit)."""
+    if depth <= 1:
+        return 0  # a register
+    if depth <= 32:
+        return 4 * math.ceil(width / 8)
+    if depth <= 256:
+        return width * math.ceil(depth / 64)
+    return width * 4 * math.ceil(depth / 256) + width * mux_luts(math.ceil(depth / 256))
 
 
 def multiplier_dsps(a_w: int, b_w: int, used_w: int | None = None) -> int:
@@ -151,8 +164,11 @@ def features(kind: str, p: dict) -> dict:
         return {'one': 1, 's_w': s_w, 'p_w': p_w, 'y_w': p['Y_W'], 'aw': p['AW'] + p['CW'], 'lut_mult': lut_mult,
                 **requant_features(s_w, p['SHIFT'], p)}  # fmt: skip
     if kind == 'vs_gavg':
+        stages = divider_stages(p['NUM_W'], p['DEN_W'])  # each: a DEN_W + 2 bit compare-subtract and its registers
         return {'one': 1, 'num_w': p['NUM_W'], 'den_w': p['DEN_W'], 'y_w': p['Y_W'], 'x_w': p['X_W'],
-                'aw': p['AW'] + p['YAW'], 'counters': bits(p['T']) + bits(p['C']) + bits(p['NUM_W'])}  # fmt: skip
+                'aw': p['AW'] + p['YAW'], 'counters': bits(p['T'] - 1) + 2 * bits(p['C'] - 1),
+                'div_sub': stages * (p['DEN_W'] + 2), 'div_pipe': stages * (stages + p['DEN_W'] + 3),
+                'sum_reg': p['NUM_W'] + 1 if p['C'] == 1 else 0}  # fmt: skip
     if kind == 'vs_softmax':
         divs = p.get('DIVS', 1)
         return {'one': 1, 'in_w': p['IN_W'], 'x_w': p['X_W'], 'sum_w': p['SUM_W'], 'out_w': p['OUT_W'],
@@ -202,6 +218,8 @@ def rule_resources(kind: str, p: dict) -> dict:
         out['DSP'] = multiplier_dsps(p['A_W'], p['B_W'])
     if kind == 'vs_affine':
         out['DSP'] = affine_dsps(p)
+    if kind == 'vs_gavg':
+        out['LUTRAM_mem'] = async_lutram_luts(p['C'], p['NUM_W'] + 1)
     if kind == 'vs_layernorm':
         out['DSP'] = multiplier_dsps(*layernorm_operand_widths(p))
     return out

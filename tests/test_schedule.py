@@ -13,7 +13,7 @@ from test_transformer import random_weights
 from vhdlspartan.models import hls_config, ts_transformer
 
 # Every kind of unit the schedule may start early, as a consumer (the kind it moves 1 cycle earlier).
-STREAMING = ('ActivationUnit', 'AddUnit', 'BatchNormUnit', 'PositionalEncodingUnit', 'DenseUnit')
+STREAMING = ('ActivationUnit', 'AddUnit', 'BatchNormUnit', 'PositionalEncodingUnit', 'DenseUnit', 'GlobalAvgUnit')
 
 
 def encoder(tmp_path, lanes=4):

@@ -1,6 +1,6 @@
 """Per-cycle cocotb tests, simulated with GHDL, of three streaming units, each driven alone with
 Python models of its memories (registered reads): vs_add (AddUnit), vs_affine (BatchNormUnit, scale
-and bias packed in one ROM word) and vs_gavg with vs_divider (GlobalAvgUnit).
+and bias packed in one ROM word) and vs_gavg (GlobalAvgUnit).
 
 The cases are computed here with the Python twins (generics, cycles, ROM packing, emulate), checked
 against the plain references (exact_sum, reference_affine, divide_requantize), and handed to
@@ -148,7 +148,7 @@ def test_affine(tmp_path, steps, c, xt, st, bt, yt):
     _run(tmp_path, 'vs_affine', library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_affine.vhd'), generics, case)
 
 
-# --- vs_gavg + vs_divider ---------------------------------------------------------------------
+# --- vs_gavg ---------------------------------------------------------------------------------
 
 GAVG_CASES = [
     # signed, K = 0, T = 5 (not a power of 2), RND_CONV, a narrower result that saturates at both ends
@@ -158,6 +158,12 @@ GAVG_CASES = [
     # signed input, K = -4 (den = T << 4), an unsigned saturating result, RND_CONV
     pytest.param(7, 2, FixedType(10, 6, True), FixedType(5, 2, False, 'RND_CONV', 'SAT'),
                  id='T7-C2-s10f6-u5f2-rndconv-sat'),
+    # den (T << 4 = 112) nearly as wide as num (8 bits): a two-stage divider; one channel (one sum word)
+    pytest.param(7, 1, FixedType(5, 5, True), FixedType(4, 1, True, 'RND', 'WRAP'), id='T7-C1-s5f5-s4f1-two-stages'),
+    # den (T << 5 = 224) as wide as num: one stage (the means round to -1, 0 or 1)
+    pytest.param(7, 2, FixedType(5, 5, True), FixedType(3, 0, True, 'RND', 'WRAP'), id='T7-C2-s5f5-s3f0-one-stage'),
+    # T = 1: every step is the last, nothing is summed
+    pytest.param(1, 5, FixedType(6, 2, True), FixedType(5, 1, True, 'RND_CONV', 'SAT'), id='T1-C5-s6f2-s5f1'),
 ]
 
 
@@ -175,11 +181,13 @@ def test_gavg(tmp_path, steps, c, xt, yt):
     assert y.min() >= yt.min_int and y.max() <= yt.max_int
     if yt.saturation == 'SAT':  # the edges are reached
         assert (y == yt.max_int).any() and (y == yt.min_int).any()
-    per = unit.cycles() // c
-    assert unit.cycles() == c * per
-    expected = [[[(ch + 1) * per, ch, int(v)] for ch, v in enumerate(to_twos(row, yt.width).tolist())] for row in y]
+    writes = unit.write_cycles()
+    assert 1 <= unit.div_stages <= generics['NUM_W']
+    assert unit.cycles() == writes[-1] and np.all(np.diff(writes) == 1)  # one channel a cycle, done with the last
+    expected = [[[int(w), ch, int(v)] for ch, (w, v) in enumerate(zip(writes, to_twos(row, yt.width).tolist()))]
+                for row in y]
     case = dict(
         memories=[dict(addr='x_addr', data='x_data', width=xt.width, words=to_twos(x, xt.width).tolist())],
         runs=RUNS, cycles=unit.cycles(), expected=expected,
     )  # fmt: skip
-    _run(tmp_path, 'vs_gavg', library('vs_fixed_pkg.vhd', 'vs_divider.vhd', 'vs_gavg.vhd'), generics, case)
+    _run(tmp_path, 'vs_gavg', library('vs_fixed_pkg.vhd', 'vs_walk.vhd', 'vs_gavg.vhd'), generics, case)

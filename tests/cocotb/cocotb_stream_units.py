@@ -1,4 +1,4 @@
-"""cocotb test of one streaming unit alone (vs_add, vs_affine or vs_gavg with vs_divider): start/done
+"""cocotb test of one streaming unit alone (vs_add, vs_affine or vs_gavg): start/done
 timing, the write pattern (cycle and address of every write) and every written value.
 
 Run by tests/test_stream_units_cocotb.py, which computes the case with the Python twin (AddUnit,

@@ -1,19 +1,28 @@
 """GlobalAveragePooling1D: y[c] = cast(sum_t x[t, c] / T), the exact quotient rounded once.
 
-VHDL: ``vs_gavg.vhd`` with ``vs_divider.vhd`` (exact for any window length T).
+VHDL: ``vs_gavg.vhd``: running sums over x in its stored order, then a pipelined exact divider
+(exact for any window length T), one channel a cycle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ...errors import UnsupportedError
 from ...fixed import bits_for_range, divide_requantize
 from ...integer_ops import signed_type
 from .activation import cast_input
-from .base import Emitted, generic_map
+from .base import Emitted, generic_map, walk_reads
 
 MAX_DEN_BITS = 30  # the divisor is a VHDL integer generic
+
+
+def divider_stages(num_w: int, den_w: int) -> int:
+    """vs_gavg's divider stages: the quotient's top min(den_w, num_w) - 1 bits are 0, since the
+    numerator's top bits are below the divisor, so they start as its remainder."""
+    return num_w - (min(den_w, num_w) - 1)
 
 
 @dataclass
@@ -61,8 +70,19 @@ class GlobalAvgUnit:
         total = env[self.x.name].reshape(-1, self.steps, self.channels).sum(axis=1)
         return divide_requantize(total << max(self.shift, 0), self.den, self.y.type)
 
+    @property
+    def div_stages(self) -> int:
+        return divider_stages(self.num_width, self.den.bit_length())
+
     def cycles(self) -> int:
-        return self.channels * (self.steps + self.num_width + 4)
+        return self.steps * self.channels + self.div_stages + 3
+
+    def first_reads(self) -> dict:
+        return {self.x.name: walk_reads(self.steps * self.channels)}
+
+    def write_cycles(self) -> np.ndarray:
+        """Channel c's mean is written once its last time step is summed and divided."""
+        return (self.steps - 1) * self.channels + np.arange(self.channels, dtype=np.int64) + self.div_stages + 4
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""
