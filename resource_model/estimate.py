@@ -137,6 +137,7 @@ def features(kind: str, p: dict) -> dict:
                 'aw': bits(depth - 1)}  # fmt: skip
     if kind == 'vs_dense_ctrl':
         groups = math.ceil(p['N_OUT'] / p['P'])
+        ragged = p['N_OUT'] - (groups - 1) * p['P'] != p['P']  # a short last group: LAST_NW compares
         post = p.get('POST', 0)
         cast = {**p, 'Y_W': p['D_W'], 'RND': p['D_RND'], 'SAT': p['D_SAT']} if post else p  # the sum's own cast
         return {  # the shadow bank and its lane select are the engine's
@@ -146,6 +147,8 @@ def features(kind: str, p: dict) -> dict:
             'lanes': p['P'], 'weight_bits': p['P'] * p['W_W'], 'bias_w': p['BIAS_W'],
             'multi_lane': int(p['P'] > 1), 'rows_bits': bits(p['N_T']),
             'stall': bits(p['P']) if p['P'] > p['N_IN'] else 0,  # the I_STALL counter and compare
+            'waw_groups': p['WA_W'] * (groups > 1), 'single_group': int(groups == 1),  # weight base adder
+            'ragged': bits(p['P']) * ragged, 'multi_row': int(p['N_T'] > 1), 'heads': int(p.get('N_H', 1) > 1),
             'post_bits': p['D_W'] + p['Y_W'] if post else 0, 'post_relu': p['D_W'] if p.get('POST_RELU') else 0,
             **requant_features(_sum_w(p), p['OUT_SHIFT'], cast),
         }  # fmt: skip
@@ -187,7 +190,9 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'lane':
         if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']):
             return {'one': 1, 'acc_w': p['ACC_W'], 'prod_w': p['A_W'] + p['B_W']}
-        return {'one': 1, 'acc_w': p['ACC_W'], 'ab': p['A_W'] * p['B_W'], 'a_plus_b': p['A_W'] + p['B_W']}
+        wide, narrow = max(p['A_W'], p['B_W']), min(p['A_W'], p['B_W'])  # the soft multiplier's shape
+        return {'one': 1, 'acc_w': p['ACC_W'], 'ab': p['A_W'] * p['B_W'], 'a_plus_b': p['A_W'] + p['B_W'],
+                'wide_sq': wide * wide, 'narrow_sq': narrow * narrow}
     if kind == 'glue':  # OR trees: a LUT6 ORs 6 inputs
         clients = p['engine_clients']
         width = p['engine_or_bits'] // (clients - 1) if clients > 1 else 0
