@@ -112,7 +112,7 @@ def main(argv=None):
                 try:
                     r = tune(m8, xy, latency_cycles=uniform[-3]['macs'] // 10, **kw)
                 except TuneError as e:
-                    if 'latency' not in str(e):
+                    if e.kind != 'latency':
                         raise
                     print(f'  tuner: {e}; tuning without a latency target', flush=True)
                     r = tune(m8, xy, **kw)

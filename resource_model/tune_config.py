@@ -11,7 +11,8 @@
     latency_cycles: null               # or inferences_per_s
     margin: 0.0                        # keep this fraction of every resource free
     trials: 60
-    finetune: {top: 3, epochs: 2, batch_size: 64, learning_rate: 0.001}
+    finetune: {top: 3, uniform: 2, epochs: 2, batch_size: 64, learning_rate: 0.001}
+                                       # uniform: also the widest fitting uniform designs
     study: {name: vhdlspartan-tune, storage: null}   # null: SQLite in output_dir; or a database URL
     output_dir: tune_out
     seed: 0
@@ -33,11 +34,11 @@ SECTION_KEYS = {
     'train': {'epochs', 'batch_size', 'learning_rate'},
     'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
     'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers'},
-    'finetune': {'top', 'epochs', 'batch_size', 'learning_rate'},
+    'finetune': {'top', 'uniform', 'epochs', 'batch_size', 'learning_rate'},
     'study': {'name', 'storage'},
 }  # fmt: skip
 DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 8, 'batch_size': 64, 'learning_rate': 3e-3}, 'margin': 0.0,
-            'trials': 60, 'finetune': {'top': 3, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
+            'trials': 60, 'finetune': {'top': 3, 'uniform': 2, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
             'study': {'name': 'vhdlspartan-tune', 'storage': None}, 'output_dir': 'tune_out', 'seed': 0,
             'latency_cycles': None, 'inferences_per_s': None, 'search': {}}  # fmt: skip
 
@@ -76,9 +77,10 @@ def validate(cfg, where: str = 'tune config') -> dict:
     for key in ('latency_cycles', 'inferences_per_s'):
         if out[key] is not None and (not isinstance(out[key], (int, float)) or out[key] <= 0):
             _fail(where, f'{key} must be a positive number or null, not {out[key]!r}')
-    for key in ('top', 'epochs', 'batch_size'):
-        if not isinstance(out['finetune'][key], int) or out['finetune'][key] < (1 if key != 'epochs' else 0):
-            _fail(where, f"finetune.{key} must be a {'non-negative' if key == 'epochs' else 'positive'} integer")
+    for key in ('top', 'uniform', 'epochs', 'batch_size'):
+        least = 0 if key in ('uniform', 'epochs') else 1
+        if not isinstance(out['finetune'][key], int) or out['finetune'][key] < least:
+            _fail(where, f"finetune.{key} must be a {'non-negative' if least == 0 else 'positive'} integer")
     from .devices import get_device
 
     get_device(str(out['part']))  # an unknown part names the known ones
@@ -140,8 +142,8 @@ def run(cfg: dict, progress: bool = True):
     result = tune(model, (data.x_train, data.y_train, data.x_val, data.y_val), part=str(cfg['part']),
                   space=TuneSpace(**cfg['search']), latency_cycles=cfg['latency_cycles'],
                   inferences_per_s=cfg['inferences_per_s'], margin=float(cfg['margin']), trials=cfg['trials'],
-                  finetune_top=f['top'], finetune_epochs=f['epochs'], batch_size=f['batch_size'],
-                  learning_rate=float(f['learning_rate']), storage=cfg['study']['storage'],
+                  finetune_top=f['top'], finetune_uniform=f['uniform'], finetune_epochs=f['epochs'],
+                  batch_size=f['batch_size'], learning_rate=float(f['learning_rate']), storage=cfg['study']['storage'],
                   study_name=cfg['study']['name'], out_dir=cfg['output_dir'], seed=int(cfg['seed']),
                   progress=progress)  # fmt: skip
     return result, data

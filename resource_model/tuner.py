@@ -15,8 +15,11 @@ How it works:
    it takes, before any training. Objectives: predicted loss and cycles; constraints: fit and
    latency target. Trials live in an Optuna storage (SQLite file by default, or any database
    URL: several workers then share one study), so an interrupted study resumes.
-3. Fine-tuning: the best few feasible candidates are trained briefly with their quantizers
-   (quantization-aware) and the one with the lowest validation loss is returned.
+3. Fine-tuning: the best few feasible candidates by predicted loss, and the widest few uniform
+   designs (every group at one width) that fit, each at its fastest feasible lanes, are trained
+   briefly with their quantizers (quantization-aware); the one with the lowest validation loss
+   is returned. The uniform designs are there because the predicted loss, a sum of one group at
+   a time, can rank a mixed design above a uniform one that fine-tunes better.
 """
 
 from __future__ import annotations
@@ -44,7 +47,21 @@ CHECKED = CAPACITY_RESOURCES  # what must fit
 
 
 class TuneError(UnsupportedError):
-    """The tuner cannot find what was asked (e.g. nothing fits the budget)."""
+    """The tuner cannot find what was asked. `kind` names the cause, so callers can react to one
+    without matching messages: 'budget' (nothing fits the part), 'latency' (the target is out of
+    reach), 'no_feasible_trial' (no trial met the constraints), 'no_groups' (nothing to quantize)
+    or 'config' (a bad argument or config value)."""
+
+    KINDS = ('config', 'budget', 'latency', 'no_feasible_trial', 'no_groups')
+
+    def __init__(self, message: str, kind: str = 'config'):
+        if kind not in self.KINDS:
+            raise ValueError(f'TuneError kind {kind!r}: use one of {self.KINDS}')
+        super().__init__(message)
+        self.kind = kind
+
+    def __reduce__(self):  # keep the kind through pickling (e.g. from a worker process)
+        return type(self), (str(self), self.kind)
 
 
 @dataclass
@@ -238,7 +255,11 @@ class TuneResult:
                 f'{self.table()}\nchosen: bits {self.bits}\n        {c.lanes} lanes ({c.dsp_lanes} on DSPs), '
                 f'storage {c.storage}; validation loss {self.val_loss:.5f} after fine-tuning '
                 f'(before tuning {self.baseline_loss:.5f}); {self.cost.cycles} cycles for {self.cost.macs} MACs; '
-                f'{self.cost.needs}; binding {self.cost.binding}')  # fmt: skip
+                f'{self.cost.needs}; binding {self.cost.binding}{self._finetuned_note()}')  # fmt: skip
+
+    def _finetuned_note(self) -> str:
+        n = sum(bool(r.get('uniform')) for r in self.finetuned)
+        return f'\nfine-tuned {len(self.finetuned)} candidates ({n} of them fitting uniform designs)' if n else ''
 
     def table(self, rows=None) -> str:
         rows = self.front_lut if rows is None else rows
@@ -277,9 +298,11 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
          trials: int = 60, finetune_top: int = 3, finetune_epochs: int = 2, batch_size: int = 64,
          learning_rate: float = 1e-3, storage: str | None = None, study_name: str = 'vhdlspartan-tune',
          hls_config_fn=None, out_dir: str | Path | None = None, seed: int = 0, progress: bool = True,
-         clock_ns: float = 10.0, loss=mse) -> TuneResult:  # fmt: skip
+         clock_ns: float = 10.0, loss=mse, finetune_uniform: int = 2) -> TuneResult:  # fmt: skip
     """Find per-group bits, lanes, DSP share and storage that fit `part` with the least predicted
-    validation loss (and, among equals, the fewest cycles); fine-tune the best `finetune_top`.
+    validation loss (and, among equals, the fewest cycles); fine-tune the best `finetune_top`,
+    and the widest `finetune_uniform` fitting uniform designs not among them, and return the one
+    with the lowest validation loss.
 
     data: (x_train, y_train, x_val, y_val). storage: an Optuna storage URL (default: a SQLite
     file in out_dir, or in memory without out_dir); a study of the same name resumes there.
@@ -289,7 +312,9 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     space = space or TuneSpace()
     groups = groups or default_groups(model)
     if not groups:
-        raise TuneError(f'model {model.name!r} has no quantized layers to tune')
+        raise TuneError(f'model {model.name!r} has no quantized layers to tune', kind='no_groups')
+    if isinstance(finetune_uniform, bool) or not isinstance(finetune_uniform, int) or finetune_uniform < 0:
+        raise TuneError(f'finetune_uniform must be a non-negative integer, not {finetune_uniform!r}')
     x_train, y_train, x_val, y_val = data
     max_cycles = _max_cycles(latency_cycles, inferences_per_s, clock_ns)
     margin = check_margin(margin)
@@ -343,8 +368,11 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
             if t.state == optuna.trial.TrialState.COMPLETE and max(t.user_attrs['constraints']) <= 0]  # fmt: skip
     if not rows:
         raise TuneError(f'none of {len(study.trials)} trials fits {part} within the margin and latency target; '
-                        f'try more trials, more lanes or a looser latency target')  # fmt: skip
-    best_rows = _distinct_best(rows, finetune_top)
+                        f'try more trials, more lanes or a looser latency target',
+                        kind='no_feasible_trial')  # fmt: skip
+    best_rows = [{**r, 'uniform': False} for r in _distinct_best(rows, finetune_top)]
+    best_rows += _uniform_rows(hw, rows, space, max_cycles, lambda bits: predicted_loss(baseline, table, bits),
+                               {_bits_key(r['bits']) for r in best_rows}, finetune_uniform)  # fmt: skip
     finetuned = []
     for row in best_rows:
         km = hw.keras_model(row['bits'])
@@ -382,31 +410,87 @@ def _check_budget(hw, groups, space, max_cycles):
     if not cost.fits:
         raise TuneError(f'no configuration fits {hw.part} with margin {hw.margin:.0%}: the smallest design '
                         f'(every group at {min(space.bits)} bits, {small.lanes} lane, storage {small.storage}) '
-                        f'needs {cost.needs}; binding resource {cost.binding}')  # fmt: skip
+                        f'needs {cost.needs}; binding resource {cost.binding}', kind='budget')  # fmt: skip
     if math.isfinite(max_cycles):
-        fastest = Candidate(small.bits, max(space.lanes), round(space.dsp_share[0] * max(space.lanes)), small.storage,
-                            max(space.softmax_dividers))
-        if hw.cost(fastest).cycles > max_cycles:
+        # every DSP share and divider count at the most lanes: 0 dividers (the default, min(lanes, 4))
+        # can be faster than a larger explicit count, so no single option is known to be the fastest
+        lanes = max(space.lanes)
+        cycles = min(hw.cost(Candidate(small.bits, lanes, round(s * lanes), small.storage, n)).cycles
+                     for s in space.dsp_share for n in space.softmax_dividers)  # fmt: skip
+        if cycles > max_cycles:
             raise TuneError(f'latency target {max_cycles:.0f} cycles is out of reach: the fastest candidate '
-                            f'({max(space.lanes)} lanes) takes {hw.cost(fastest).cycles} cycles')  # fmt: skip
+                            f'({lanes} lanes) takes {cycles} cycles', kind='latency')  # fmt: skip
 
 
 def _distinct_best(rows, k):
     """The k best rows with distinct bits, each at its fewest cycles."""
     by_bits = {}
     for row in sorted(rows, key=lambda r: (r['predicted_loss'], r['cycles'], r['LUT'])):
-        by_bits.setdefault(tuple(sorted(row['bits'].items())), row)
+        by_bits.setdefault(_bits_key(row['bits']), row)
     return list(by_bits.values())[: max(1, k)]
 
 
+def _bits_key(bits: dict) -> tuple:
+    return tuple(sorted(bits.items()))
+
+
+def _uniform_rows(hw, rows, space, max_cycles, pred, skip, k) -> list:
+    """Up to k uniform designs (every group at one width), widest first, that fit and whose bits
+    are not in `skip`: each the fastest feasible one (fewest cycles, then LUTs) among the trials'
+    rows with those bits and the design evaluated here. Rows are marked 'uniform'."""
+    picked = []
+    for b in sorted(space.bits, reverse=True):
+        if len(picked) >= k:
+            break
+        bits = dict.fromkeys(hw.groups, b)
+        if _bits_key(bits) in skip:
+            continue
+        found = [r for r in rows if _bits_key(r['bits']) == _bits_key(bits)]
+        found.append(_fit_uniform(hw, bits, space, max_cycles, pred(bits)))  # trials may have missed it
+        found = [r for r in found if r]
+        if found:
+            picked.append({**_fastest(found), 'uniform': True})
+    return picked
+
+
+def _fastest(rows):
+    return min(rows, key=lambda r: (r['cycles'], r['LUT']))
+
+
+def _fit_uniform(hw, bits, space, max_cycles, pred):
+    """The row (trial -1) of the fastest design with these bits that fits and meets the latency
+    target, or None. The study enqueued uniform designs at the most lanes only, which may not fit,
+    so lane counts are tried from the largest: the first with a feasible divider count wins, as
+    more lanes take fewer cycles."""
+    for lanes in sorted(space.lanes, reverse=True):
+        cands = [Candidate(dict(bits), lanes, round(space.dsp_share[0] * lanes), space.storage[0], n)
+                 for n in space.softmax_dividers]  # fmt: skip
+        costs = [hw.cost(c) for c in cands]
+        ok = [_row(c, cost, pred, -1) for c, cost in zip(cands, costs) if cost.fits and cost.cycles <= max_cycles]
+        if ok:
+            return _fastest(ok)
+        if all(cost.fits for cost in costs):
+            return None  # every option fits but is too slow: fewer lanes only take longer
+    return None
+
+
 def _finetune(km, x_train, y_train, x_val, y_val, epochs, batch_size, lr, loss, seed):
+    """Train km for up to `epochs` epochs and keep the weights of the epoch (0: before training)
+    with the lowest validation loss: short QAT of a small model on little data can over-fit, and
+    the chosen candidate should be the one that generalizes."""
     import tensorflow as tf
 
+    best = (loss(y_val, km.predict(x_val, verbose=0)), km.get_weights())
     if epochs > 0:
         tf.keras.utils.set_random_seed(seed)
         km.compile(optimizer=tf.keras.optimizers.Adam(lr), loss='mse')
-        km.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
-    return loss(y_val, km.predict(x_val, verbose=0))
+        for _ in range(epochs):
+            km.fit(x_train, y_train, epochs=1, batch_size=batch_size, verbose=0)
+            val = loss(y_val, km.predict(x_val, verbose=0))
+            if val < best[0]:
+                best = (val, km.get_weights())
+        km.set_weights(best[1])
+    return best[0]
 
 
 def _final_config(hw, km, cand) -> dict:

@@ -2,6 +2,7 @@
 the resource model and by Yosys), a clear error for an impossible budget, a study that resumes
 after an interruption, YAML validation, and the no-training hls4ml pass."""
 
+import math
 import os
 
 import hls4ml
@@ -92,8 +93,9 @@ def test_tuner_fits_a_tight_budget_by_estimate_and_by_synthesis(trained, tmp_pat
 def test_impossible_budget_names_the_binding_resource(trained, tmp_path):
     model, data = trained
     with pytest.raises(TuneError, match=r'no configuration fits xc7s15 with margin 99%: the smallest design '
-                                        r'\(every group at 4 bits, 1 lane.*needs LUT \d+.*binding resource \w+'):
+                                        r'\(every group at 4 bits, 1 lane.*needs LUT \d+.*binding resource \w+') as e:
         tune(model, _data(data), part='xc7s15', space=SPACE, margin=0.99, trials=2, out_dir=tmp_path, progress=False)
+    assert e.value.kind == 'budget'
     assert not (tmp_path / 'study.db').exists()  # nothing half-done
 
 
@@ -144,6 +146,8 @@ def _yaml(tmp_path, cfg):
     ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'storage': ['flash']}}, r"storage \['flash'\]"),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'lanes': [0, 4]}}, 'candidate lanes'),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'finetune': {'topk': 2}}, r"finetune: unknown key\(s\) \['topk'\]"),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'finetune': {'uniform': -1}},
+     'finetune.uniform must be a non-negative integer'),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'trials': 0}, 'trials must be a positive integer'),
     ({'model': 'missing.h5', 'data': {'series': 'electricity'}}, "model file 'missing.h5' does not exist"),
 ])  # fmt: skip
@@ -220,3 +224,166 @@ def test_softmax_dividers_are_a_tuning_knob(trained):
     assert 'SoftmaxDividers' not in hw.hls_config(model, tuner.Candidate(bits, 4, 4, 'auto')).get('LayerName', {}).get('att0', {})
     with pytest.raises(TuneError, match=r'softmax_dividers \(-1,\).*integers >= 0'):
         TuneSpace(softmax_dividers=(-1,))
+
+
+def test_tune_yaml_passes_finetune_uniform_to_tune(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(tune_config, 'prepare', lambda cfg: (None, _FakeWindows()))
+    monkeypatch.setattr(tuner, 'tune', lambda *a, **k: seen.append(k['finetune_uniform']))
+    base = {'builder': {}, 'data': {'series': 'electricity'}}
+    tune_config.run(tune_config.load(_yaml(tmp_path, base)), progress=False)
+    tune_config.run(tune_config.load(_yaml(tmp_path, {**base, 'finetune': {'uniform': 0}})), progress=False)
+    assert seen == [2, 0]  # default 2
+
+
+class _FakeWindows:
+    x_train = y_train = x_val = y_val = None
+
+
+def _latency_space():
+    """Lanes up to 4, where the default softmax dividers (min(lanes, 4) = 4) beat an explicit 2."""
+    return TuneSpace(bits=(4, 8), lanes=(1, 4), dsp_share=(1.0,), softmax_dividers=(0, 2))
+
+
+def test_latency_check_tries_every_softmax_divider_option(trained):
+    """The fastest candidate is not the one with the most explicit dividers: 0 (the default) can be
+    faster, so a target between the two options' cycles is within reach."""
+    model, _ = trained
+    hw = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15')
+    space = _latency_space()
+    default, two = (hw.cost(tuner.Candidate(dict.fromkeys(hw.groups, 4), 4, 4, 'auto', n)).cycles for n in (0, 2))
+    assert default < two
+    tuner._check_budget(hw, hw.groups, space, (default + two) / 2)  # within reach: no error
+    with pytest.raises(TuneError, match=rf'latency target {default - 1} cycles is out of reach: the fastest '
+                                        rf'candidate \(4 lanes\) takes {default} cycles') as e:
+        tuner._check_budget(hw, hw.groups, space, default - 1)
+    assert e.value.kind == 'latency'
+
+
+def test_tune_errors_have_a_kind(trained):
+    model, data = trained
+    hw = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15')
+    space = _latency_space()
+    fastest = hw.cost(tuner.Candidate(dict.fromkeys(hw.groups, 4), 4, 4, 'auto', 0)).cycles
+    kw = dict(part='xc7s15', space=space, finetune_epochs=0, progress=False)
+    with pytest.raises(TuneError, match='out of reach') as e:
+        tune(model, _data(data), latency_cycles=fastest - 1, trials=1, **kw)
+    assert e.value.kind == 'latency'
+    # only the fastest 4-bit design meets this target; the one trial (uniform 8 bits, enqueued first) does not
+    with pytest.raises(TuneError, match=r'none of \d+ trials fits') as e:
+        tune(model, _data(data), latency_cycles=fastest, trials=1, **kw)
+    assert e.value.kind == 'no_feasible_trial'
+    with pytest.raises(TuneError, match='has no quantized layers') as e:
+        tune(_mlp(8), _data(data), trials=1, **kw)
+    assert e.value.kind == 'no_groups'
+    with pytest.raises(TuneError, match='finetune_uniform must be a non-negative integer') as e:
+        tune(model, _data(data), trials=1, finetune_uniform=-1, **kw)
+    assert e.value.kind == 'config' and isinstance(e.value, UnsupportedError)
+    with pytest.raises(TuneError, match='candidate bits') as e:
+        TuneSpace(bits=(1,))
+    assert e.value.kind == 'config'
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(TuneError('late', kind='latency')))
+    assert (str(copy), copy.kind) == ('late', 'latency')
+    with pytest.raises(ValueError, match="kind 'slow'"):
+        TuneError('x', kind='slow')
+
+
+class _FakeHardware:
+    """Every group at b bits on n lanes uses b * n / 48 of the part and takes 1000 // n cycles,
+    less the explicit softmax dividers."""
+
+    groups = {'a': ['a'], 'b': ['b']}
+
+    def __init__(self):
+        self.seen = []
+
+    def cost(self, cand):
+        self.seen.append((max(cand.bits.values()), cand.lanes))
+        use = max(cand.bits.values()) * cand.lanes / 48
+        totals = {'LUT': round(use * 8000), 'LUTRAM': 0, 'FF': 0, 'BRAM18': 0, 'DSP': cand.dsp_lanes}
+        return tuner.HardwareCost(totals, {'LUT': use}, 1000 // cand.lanes - cand.softmax_dividers, 0, 'LUT',
+                                  use <= 1, '', 0.0)  # fmt: skip
+
+
+def test_uniform_rows_take_the_widest_fitting_uniform_designs_at_their_fastest():
+    hw = _FakeHardware()
+    space = TuneSpace(bits=(4, 6, 8), lanes=(1, 2, 4, 8), dsp_share=(1.0,), softmax_dividers=(0, 2))
+    pred = lambda bits: float(sum(bits.values()))  # noqa: E731
+
+    def row(bits, lanes, number, divs=0):
+        cand = tuner.Candidate(bits, lanes, lanes, 'auto', divs)
+        return tuner._row(cand, hw.cost(cand), pred(bits), number)
+
+    u8 = {'a': 8, 'b': 8}
+    rows = [row({'a': 8, 'b': 4}, 8, 0), row(u8, 2, 1), row(u8, 4, 2)]
+    picked = tuner._uniform_rows(hw, rows, space, math.inf, pred, set(), 2)
+    got = [(r['bits']['a'], r['trial'], r['lanes'], r['softmax_dividers']) for r in picked]
+    # 8 bits: faster with 2 dividers than its trials, so evaluated here; 6 bits: no trial at all
+    assert got == [(8, -1, 4, 2), (6, -1, 8, 2)]
+    assert all(r['uniform'] for r in picked) and picked[1]['predicted_loss'] == 12.0 and picked[1]['cycles'] == 123
+    picked = tuner._uniform_rows(hw, rows + [row(u8, 4, 3, divs=2)], space, math.inf, pred, set(), 1)
+    assert [(r['trial'], r['lanes'], r['softmax_dividers']) for r in picked] == [(3, 4, 2)]  # a trial as fast
+    # uniform 8 bits already fine-tuned (among the best by predicted loss): the next two widths instead
+    picked = tuner._uniform_rows(hw, rows, space, math.inf, pred, {tuple(sorted(u8.items()))}, 2)
+    assert [(r['bits']['a'], r['trial'], r['lanes']) for r in picked] == [(6, -1, 8), (4, -1, 8)]
+    assert tuner._uniform_rows(hw, rows, space, math.inf, pred, set(), 0) == []
+    # a latency target: 8 bits fits at 4 lanes but takes 248 cycles, and fewer lanes are slower
+    hw.seen.clear()
+    picked = tuner._uniform_rows(hw, [], space, 130, pred, set(), 3)
+    assert [(r['bits']['a'], r['lanes'], r['cycles']) for r in picked] == [(6, 8, 123), (4, 8, 123)]
+    assert (8, 2) not in hw.seen and (8, 1) not in hw.seen
+
+
+def _uniform_margin(hw, space):
+    """A margin that rules out uniform 8 bits at the most lanes (the study's first trial) but not at
+    2 lanes, and keeps uniform 4 bits at the most lanes."""
+    def use(b, lanes):
+        return max(hw.cost(tuner.Candidate(dict.fromkeys(hw.groups, b), lanes, lanes, 'auto')).utilization.values())
+
+    top = max(space.lanes)
+    assert use(4, top) < use(8, 2) < use(8, top)
+    return 1 - (use(8, 2) + use(8, top)) / 2
+
+
+def test_tuner_finetunes_the_fitting_uniform_designs_too(trained, monkeypatch):
+    """The predicted loss ranks every uniform design last (a sum of one group at a time can), yet
+    the widest uniform designs that fit are fine-tuned as well: uniform 4 bits from its trial,
+    uniform 8 bits (no trial of it fits) evaluated at fewer lanes."""
+    model, data = trained
+    space = TuneSpace(bits=(4, 8), lanes=(1, 2, 4), dsp_share=(1.0,))
+    margin = _uniform_margin(tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15'), space)
+    monkeypatch.setattr(tuner, 'predicted_loss', lambda base, table, bits: base + float(len(set(bits.values())) == 1))
+    result = tune(model, _data(data), part='xc7s15', space=space, margin=margin, trials=6, finetune_top=1,
+                  finetune_epochs=0, progress=False)  # fmt: skip
+    uniform = {r['bits']['head']: r for r in result.finetuned if r['uniform']}
+    assert len(result.finetuned) == 3 and sorted(uniform) == [4, 8]
+    top = result.finetuned[0]
+    assert not top['uniform'] and len(set(top['bits'].values())) == 2  # the best by predicted loss is mixed
+    assert all(set(r['bits'].values()) == {b} for b, r in uniform.items())
+    assert uniform[4]['trial'] >= 0 and uniform[4]['lanes'] == 4  # the enqueued trial, at its fewest cycles
+    if not any(set(r['bits'].values()) == {8} for r in result.rows):
+        assert uniform[8]['trial'] == -1
+    assert uniform[8]['lanes'] == 2  # does not fit at 4 lanes
+    hw = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15', margin)
+    cost = hw.cost(tuner.Candidate(uniform[8]['bits'], 2, 2, 'auto'))
+    assert cost.fits and cost.cycles == uniform[8]['cycles']
+    assert result.val_loss == min(r['val_loss'] for r in result.finetuned)
+    assert 'fine-tuned 3 candidates (2 of them fitting uniform designs)' in result.summary()
+
+
+def test_finetune_keeps_the_epoch_with_the_lowest_validation_loss(trained):
+    """A learning rate that wrecks the model: fine-tuning must hand back the weights it started
+    with (epoch 0 has the lowest validation loss), not the last epoch's."""
+    model, data = trained
+    km = with_bits(model, quantized_layers(model))  # a copy at the same widths
+    x_tr, y_tr, x_val, y_val = _data(data)
+    before = tuner.mse(y_val, km.predict(x_val, verbose=0))
+    weights = km.get_weights()
+    val = tuner._finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 50.0, tuner.mse, 0)
+    assert val == before
+    assert all(np.array_equal(a, b) for a, b in zip(weights, km.get_weights()))
+    # a sane learning rate improves on it, and the model holds the weights of the loss returned
+    val = tuner._finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 1e-3, tuner.mse, 0)
+    assert val < before and val == tuner.mse(y_val, km.predict(x_val, verbose=0))
