@@ -7,8 +7,8 @@ FFN 4 * d_model. Prints markdown tables (used in examples/README.md):
    dividers) with its cycles next to the model's MAC count;
 2. for the sizes whose uniform 8-bit design does not fit, or not with 10x fewer cycles than
    MACs: the tuner's mixed-precision / storage / lanes result (asked for at most MACs / 10
-   cycles; without a latency target when that is out of reach), its test RMSE against the
-   uniform 8-bit model's.
+   cycles; when that is out of reach, at most the cycles of the fastest fitting uniform design),
+   its test RMSE against the uniform 8-bit model's.
 
 8-bit models are trained with quantization-aware training; 6- and 4-bit models start from the
 8-bit weights and are fine-tuned, the same way the tuner fine-tunes its candidates.
@@ -111,11 +111,13 @@ def main(argv=None):
                           finetune_top=3, finetune_epochs=args.finetune_epochs, batch_size=32, progress=False)
                 try:
                     r = tune(m8, xy, latency_cycles=uniform[-3]['macs'] // 10, **kw)
-                except TuneError as e:
-                    if e.kind != 'latency':
+                except TuneError as e:  # the target is out of reach, or no trial both fits and meets it
+                    if e.kind not in ('latency', 'no_feasible_trial'):
                         raise
-                    print(f'  tuner: {e}; tuning without a latency target', flush=True)
-                    r = tune(m8, xy, **kw)
+                    # as fast as the fastest fitting uniform design, else no target
+                    target = min((u['cycles'] for u in uniform[-3:] if u['cycles']), default=None)
+                    print(f'  tuner: {e}; tuning for at most {target} cycles', flush=True)
+                    r = tune(m8, xy, latency_cycles=target, **kw)
                 rmse = data.scaled_rmse(r.model.predict(data.x_test, verbose=0))
                 tuned.append(dict(window=window, d=d, bits=r.bits, lanes=r.candidate.lanes,
                                   divs=r.candidate.softmax_dividers or 'default',

@@ -366,13 +366,16 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
 
     rows = [{'softmax_dividers': 0, **t.user_attrs['row']} for t in study.trials  # trials of older versions
             if t.state == optuna.trial.TrialState.COMPLETE and max(t.user_attrs['constraints']) <= 0]  # fmt: skip
-    if not rows:
-        raise TuneError(f'none of {len(study.trials)} trials fits {part} within the margin and latency target; '
-                        f'try more trials, more lanes or a looser latency target',
-                        kind='no_feasible_trial')  # fmt: skip
-    best_rows = [{**r, 'uniform': False} for r in _distinct_best(rows, finetune_top)]
+    best_rows = [{**r, 'uniform': False} for r in _distinct_best(rows, finetune_top)] if rows else []
+    # when no trial is feasible, a uniform design at fewer lanes may still be (the sampler can miss it)
     best_rows += _uniform_rows(hw, rows, space, max_cycles, lambda bits: predicted_loss(baseline, table, bits),
-                               {_bits_key(r['bits']) for r in best_rows}, finetune_uniform)  # fmt: skip
+                               {_bits_key(r['bits']) for r in best_rows},
+                               finetune_uniform if rows else max(finetune_uniform, 1))  # fmt: skip
+    if not best_rows:
+        raise TuneError(f'none of {len(study.trials)} trials fits {part} within the margin and latency target, '
+                        f'nor does any uniform design; try more trials, more lanes or a looser latency target',
+                        kind='no_feasible_trial')  # fmt: skip
+    rows = rows or [{k: v for k, v in r.items() if k != 'uniform'} for r in best_rows]  # the fronts show those
     finetuned = []
     for row in best_rows:
         km = hw.keras_model(row['bits'])

@@ -269,9 +269,18 @@ def test_tune_errors_have_a_kind(trained):
     with pytest.raises(TuneError, match='out of reach') as e:
         tune(model, _data(data), latency_cycles=fastest - 1, trials=1, **kw)
     assert e.value.kind == 'latency'
-    # only the fastest 4-bit design meets this target; the one trial (uniform 8 bits, enqueued first) does not
-    with pytest.raises(TuneError, match=r'none of \d+ trials fits') as e:
-        tune(model, _data(data), latency_cycles=fastest, trials=1, **kw)
+    # only the fastest 4-bit design meets this target; the one trial (uniform 8 bits, enqueued first) does
+    # not, so the tuner falls back on the uniform designs and finds it
+    result = tune(model, _data(data), latency_cycles=fastest, trials=1, **kw)
+    assert set(result.bits.values()) == {4} and result.cost.cycles <= fastest and result.rows
+    assert all(r['uniform'] for r in result.finetuned)
+    # and with a margin that rules out 4 lanes even at 4 bits, nothing meets it
+    def use(lanes):
+        return max(hw.cost(tuner.Candidate(dict.fromkeys(hw.groups, 4), lanes, lanes, 'auto')).utilization.values())
+
+    assert use(2) < use(4)
+    with pytest.raises(TuneError, match=r'none of \d+ trials fits .* nor does any uniform design') as e:
+        tune(model, _data(data), latency_cycles=fastest, trials=1, margin=1 - (use(2) + use(4)) / 2, **kw)
     assert e.value.kind == 'no_feasible_trial'
     with pytest.raises(TuneError, match='has no quantized layers') as e:
         tune(_mlp(8), _data(data), trials=1, **kw)
