@@ -78,12 +78,15 @@ def random_model(rng):
     lanes = int(rng.choice([1, 2, 3, 4, 8, 16]))
     cfg['Model'].update({'Lanes': lanes, 'DSPLanes': int(rng.integers(0, lanes + 1)),
                          'Storage': str(rng.choice(['bram', 'lutram', 'auto']))})  # fmt: skip
+    # half the models quantize every weight alike, as uniform-precision models do (their Dense
+    # layers' weights can then share a block-RAM ROM: rom_pack.py)
+    shared_weight = _precision(rng, lo=2, hi=10) if rng.random() < 0.5 else None
     for name, layer_cfg in cfg['LayerName'].items():
         prec = layer_cfg.setdefault('Precision', {})
         prec['result'] = _precision(rng, signed=not name.startswith('act') or rng.random() < 0.5)
         for var in ('weight', 'bias', 'scale'):
             if var in prec:
-                prec[var] = _precision(rng, lo=2, hi=10)
+                prec[var] = shared_weight if var == 'weight' and shared_weight else _precision(rng, lo=2, hi=10)
         if rng.random() < 0.3:
             layer_cfg['Storage'] = str(rng.choice(['bram', 'lutram']))
     return model, cfg

@@ -7,6 +7,7 @@ and the calibration both work on this list, so they see the same hardware.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,25 @@ def rom_params(rom) -> dict:
     chunks = sum(len(set(col[i:i + 64])) > 1 for col in columns for i in range(0, len(col), 64))
     return {'depth': rom.depth, 'width': rom.width, 'storage': rom.storage,
             'varying_bits': sum(columns.values()), 'distinct_bits': len(columns), 'lut_chunks': chunks}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _rom_params_of(name: str, width: int, storage: str, words: tuple) -> dict:
+    from ..vhdl_backend.units.base import Rom
+
+    return rom_params(Rom(name, list(words), width, storage))
+
+
+def pack_rom_params(pack) -> dict:
+    return _rom_params_of(pack.rom.name, pack.rom.width, 'bram', tuple(pack.rom.words))
+
+
+def rom_ramb18(rom) -> int:
+    """RAMB18s of a ROM in block RAM (the mapping rule: constant bit columns are not stored)."""
+    from .estimate import rule_resources
+
+    params = _rom_params_of(rom.name, rom.width, 'bram', tuple(rom.words))
+    return rule_resources('rom', params)['BRAM18']
 
 
 def unit_roms(unit) -> list:
@@ -72,10 +92,16 @@ def design_components(design) -> list:
                                {'depth': buf.words, 'width': buf.type.width, 'storage': buf.storage,
                                 'readers': readers.get(id(buf), 0)}, buf.banks))  # fmt: skip
     engine = design.engine
+    packs = engine.weight_packs() if engine is not None else []
+    packed = {f'{u.name}_w' for p in packs for u in p.members}  # weight ROMs read from a pack instead
     for unit in design.units:
         comps.append(Component(unit.entity, f'{unit.name}_{unit.label}', unit.layer_name, unit_generics(unit, engine)))
         for rom_name, params in unit_roms(unit):
-            comps.append(Component('rom', f'{rom_name}_rom', unit.layer_name, params))
+            if rom_name not in packed:
+                comps.append(Component('rom', f'{rom_name}_rom', unit.layer_name, params))
+    for pack in packs:
+        comps.append(Component('rom', f'{pack.name}_rom', '', pack_rom_params(pack)))
+        comps.append(Component('vs_rom_share', f'{pack.name}_share', '', pack.resource_params()))
     if engine is not None:
         comps.append(Component('engine', 'engine', '', engine.generics()))
         lane = {'A_W': engine.a_width, 'B_W': engine.b_width, 'ACC_W': engine.acc_width}

@@ -184,6 +184,9 @@ def features(kind: str, p: dict) -> dict:
                 'z_w': p['Z_W'], 'inv_w': p['INV_W'], 'aw': p['AW'], 'n_bits': bits(p['N']) * p['X_W'],
                 'shifter': (p['P_W'] + max(p['V_W'], p['TB'])) * bits(p['E_MAX'] - p['E_MIN']),
                 'lut_mult': 0 if multiplier_dsps(*m_w) else m_w[0] * m_w[1]}  # fmt: skip
+    if kind == 'vs_rom_share':  # a weight pack's address: OR of the members', plus a base register and adder
+        return {'one': 1, 'aw': p['AW'], 'or_luts': p['AW'] * math.ceil((p['N'] - 1) / 5), 'base_bits': p['base_bits'],
+                'sel_bits': p['base_bits'] * p['N']}  # fmt: skip
     if kind == 'engine':
         return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W'],
                 'shadow_bits': p['LANES'] * p['ACC_W'], 'shadow_mux': p['ACC_W'] * mux_luts(p['LANES'])}

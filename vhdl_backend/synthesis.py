@@ -68,7 +68,10 @@ def yosys_script(design, netlist: str) -> str:
 def design_rom_styles(design) -> dict:
     from ..resource_model.components import unit_roms
 
-    return {f'{design.project}_{name}_rom': params['storage'] for unit in design.units for name, params in unit_roms(unit)}
+    styles = {f'{design.project}_{name}_rom': params['storage'] for unit in design.units for name, params in unit_roms(unit)}
+    for pack in design.engine.weight_packs() if design.engine is not None else []:
+        styles[f'{design.project}_{pack.rom.name}_rom'] = 'bram'
+    return styles
 
 
 def lut_lane_modules(netlist: str) -> list:

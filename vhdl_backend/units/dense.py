@@ -9,7 +9,7 @@ sized for the worst case), plus the bias on a common scale, then one cast to the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -18,6 +18,7 @@ from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml
 from ...integer_ops import cast_sum
 from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
+from .rom_pack import weight_packs
 
 ENGINE_DRAIN_CYCLES = 4  # a group's last issue to its sums: operand read, engine input register, product, accumulator
 
@@ -291,9 +292,14 @@ class DenseUnit(EngineJob):
     def operand_ports(self, engine):
         w_rom, b_rom = self.roms()
         (w_signals, w_body), (b_signals, b_body) = rom_instance(w_rom), rom_instance(b_rom)
-        ports = (f'w_addr => {w_rom.name}_addr, w_data => {w_rom.name}_data, b_addr => {b_rom.name}_addr, '
+        pack = engine.pack_of(self)
+        w_data = f'{w_rom.name}_data'
+        if pack is not None:  # the weights are read from the pack's ROM, which the engine emits
+            w_signals, w_body, w_data = w_signals[:1], '', f'{pack.rom.name}_data'
+        ports = (f'w_addr => {w_rom.name}_addr, w_data => {w_data}, b_addr => {b_rom.name}_addr, '
                  f'b_data => {b_rom.name}_data')  # fmt: skip
-        return w_signals + b_signals, w_body + b_body, [w_rom, b_rom], ports
+        roms = [b_rom] if pack is not None else [w_rom, b_rom]
+        return w_signals + b_signals, w_body + b_body, roms, ports
 
 
 @dataclass
@@ -364,6 +370,7 @@ class Engine:
     b_width: int
     acc_width: int
     clients: list
+    jobs: list = field(default_factory=list, repr=False)  # the units that run on the engine, in order
 
     @classmethod
     def for_units(cls, units, lanes: int, dsp_lanes: int):
@@ -373,7 +380,20 @@ class Engine:
         a_w = max(u.x.type.signed_width for u in dense)
         b_w = max(u.w_type.signed_width for u in dense)
         acc_w = max(max(u.acc_width for u in dense), a_w + b_w)
-        return cls(lanes, dsp_lanes, a_w, b_w, acc_w, [])
+        return cls(lanes, dsp_lanes, a_w, b_w, acc_w, [], dense)
+
+    def weight_packs(self) -> list:
+        """The weight packs (rom_pack.py) of the current storage choices, recomputed when they change."""
+        key = tuple(getattr(u, 'w_storage', None) for u in self.jobs)
+        cached = self.__dict__.get('_packs')
+        if cached is None or cached[0] != key:
+            from ...resource_model.components import rom_ramb18
+
+            cached = self.__dict__['_packs'] = (key, weight_packs(self.jobs, rom_ramb18))
+        return cached[1]
+
+    def pack_of(self, unit):
+        return next((p for p in self.weight_packs() if any(u is unit for u in p.members)), None)
 
     @property
     def sel_width(self) -> int:
@@ -402,5 +422,11 @@ class Engine:
       acc => open, acc_valid => eng_acc_valid, sel => {or_of('eng_sel')}, sum => eng_sum
     );
 """
-        return Emitted(signals, body, [])
+        packs = self.weight_packs()
+        for pack in packs:
+            pack_signals, pack_body = pack.emit()
+            signals += pack_signals
+            body += f'  -- {pack.name}: the weights of {", ".join(u.layer_name for u in pack.members)} in one ROM\n'
+            body += pack_body
+        return Emitted(signals, body, [p.rom for p in packs])
 

@@ -1,0 +1,75 @@
+"""Weight packs (vhdl_backend/units/rom_pack.py): Dense layers' block-RAM weights in one ROM.
+The pack must save block RAM, keep the design bit-exact in GHDL, and synthesize to the RAMB18
+count the resource model gives."""
+
+import numpy as np
+import pytest
+
+from conftest import grid_inputs
+from test_transformer import random_weights
+from vhdlspartan.models import hls_config, ts_transformer
+from vhdlspartan.vhdl_backend.design import lower
+
+
+def _convert(tmp_path, lanes=4, bits=8, layer_storage=None, **cfg):
+    import hls4ml
+
+    model = random_weights(ts_transformer(6, 2, 8, 1, 16, 1, bits=bits, norm='batch'), 3)
+    config = hls_config(model, lanes=lanes, **cfg)
+    for layer, storage in (layer_storage or {}).items():
+        config['LayerName'][layer]['Storage'] = storage
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=config,
+                                                    backend='VHDLSpartan', output_dir=str(tmp_path / 'prj'),
+                                                    part='xc7s15')  # fmt: skip
+    return model, hm
+
+
+def test_packs_group_equal_widths_and_save_block_ram(tmp_path):
+    from vhdlspartan.resource_model.components import rom_ramb18
+    from vhdlspartan.resource_model.components import design_components
+
+    _, hm = _convert(tmp_path, Storage='bram')
+    design = lower(hm)
+    packs = design.engine.weight_packs()
+    assert len(packs) == 1
+    pack = packs[0]
+    members = [u.layer_name for u in pack.members]
+    assert members == ['embed', 'att0', 'att0', 'att0', 'att0', 'ffn0_up', 'ffn0_down']  # 32-bit words, in order
+    roms = [u.roms()[0] for u in pack.members]
+    assert list(pack.bases) == list(np.cumsum([0] + [r.depth for r in roms[:-1]]))
+    assert pack.rom.words == [w for r in roms for w in r.words]
+    assert rom_ramb18(pack.rom) == 1 < sum(map(rom_ramb18, roms)) == 7  # one RAMB18 for seven half-empty ones
+    # the head's 1-lane ROM is narrower: not in the pack; in LUTs, nothing is packed
+    assert all(u.layer_name != 'head' for u in pack.members)
+    # the resource model sees the pack's ROM and its address logic instead of the members' ROMs
+    labels = [c.label for c in design_components(design)]
+    assert 'wpack0_rom' in labels and 'wpack0_share' in labels and 'u_att0_q_w_rom' not in labels
+    _, hm_lut = _convert(tmp_path / 'lut', Storage='lutram')
+    assert lower(hm_lut).engine.weight_packs() == []
+
+
+def test_packs_need_two_members_that_save_a_block(tmp_path):
+    # one Dense alone in block RAM: nothing to share it with
+    _, hm = _convert(tmp_path, Storage='lutram', layer_storage={'ffn0_up': 'bram'})
+    assert lower(hm).engine.weight_packs() == []
+    # two at 1 lane: 8-bit words, 8 x 16 + 16 x 8 of them fit one RAMB18 either way... each is one
+    # block alone and one together, so the pack saves one block and is made
+    _, hm = _convert(tmp_path / 'two', lanes=1, Storage='lutram', layer_storage={'ffn0_up': 'bram', 'ffn0_down': 'bram'})
+    packs = lower(hm).engine.weight_packs()
+    assert [[u.layer_name for u in p.members] for p in packs] == [['ffn0_up', 'ffn0_down']]
+
+
+@pytest.mark.slow
+def test_packed_design_is_bit_exact_and_synthesizes_to_the_estimate(tmp_path):
+    model, hm = _convert(tmp_path, Storage='bram')
+    hm.compile()
+    x = grid_inputs(hm, 60, seed=1)
+    report = hm.build(sim=True, synth=True, x=x)
+    sim, syn = report['sim'], report['synth']
+    assert sim['bit_exact'] and sim['mismatches'] == 0 and sim['analysis_messages'] == ''
+    np.testing.assert_array_equal(sim['outputs'], model(x).numpy().reshape(60, -1))
+    assert sim['cycles'] == report['cycles_estimated']
+    assert syn['latches'] == 0
+    assert syn['BRAM18'] == syn['estimate']['BRAM18']
+    top = (tmp_path / 'prj' / 'vhdl' / 'myproject.vhd').read_text()
+    assert 'wpack0_share : entity work.vs_rom_share' in top and 'u_att0_q_w_rom' not in top
