@@ -364,9 +364,16 @@ def main(argv=None):
     fitted = sum(not d.get('heldout') for d in designs)
     coeffs['_source'] = {'designs': fitted, 'heldout_designs': len(designs) - fitted, 'tools': tool_versions(),
                          'synthesis': 'GHDL --synth + Yosys synth_xilinx -family xc7'}  # fmt: skip
+    pairs = heldout_pairs(designs, coeffs)
+    if pairs:  # the tuner keeps this much headroom on the fitted resources (estimate.GUARDED)
+        coeffs['_source']['heldout_error'] = {r: round(float(np.mean(mape_errors(pairs, r))), 4) for r in ('LUT', 'FF')}
     args.out.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
     print(f'wrote {args.out} from the current records of {fitted} designs in {args.records}')
     print(heldout_report(designs, coeffs))
+
+
+def mape_errors(pairs: list, resource: str) -> list:
+    return [abs(round(est[resource]) - syn[resource]) / max(syn[resource], 1) for est, syn in pairs]
 
 
 def accuracy_lines(pairs: list) -> list:
@@ -375,7 +382,7 @@ def accuracy_lines(pairs: list) -> list:
     n = len(pairs)
     lines = []
     for r in ('LUT', 'FF'):
-        errs = [abs(round(est[r]) - syn[r]) / max(syn[r], 1) for est, syn in pairs]
+        errs = mape_errors(pairs, r)
         lines.append(f'{r}: mean absolute percentage error {100 * np.mean(errs):.2f}% (max {100 * np.max(errs):.1f}%)')
     for r in ('BRAM18', 'DSP'):
         k = sum(round(est[r]) == syn[r] for est, syn in pairs)
@@ -383,25 +390,32 @@ def accuracy_lines(pairs: list) -> list:
     return lines
 
 
-def heldout_report(designs: list, coeffs: dict) -> str:
-    """The fit's error on the held-out designs (whole-design totals against synthesis)."""
+def heldout_pairs(designs: list, coeffs: dict) -> list:
+    """(estimated totals, synthesized totals) of the held-out designs from today's sources."""
     from .estimate import component_cost
 
     current = TodaySources()  # an older design's totals are those of hardware that has since changed
-    held_all = [d for d in designs if d.get('heldout')]
-    held = [d for d in held_all if all(map(current, d['records']))]
-    if not held:
-        return f'no held-out designs from today\'s sources ({len(held_all)} older ones)'
     pairs = []
-    for d in held:
+    for d in designs:
+        if not d.get('heldout') or not all(map(current, d['records'])):
+            continue
         est = dict.fromkeys(('LUT', 'FF', 'BRAM18', 'DSP'), 0.0)
         for rec in d['records']:
             cost = component_cost(rec['kind'], rec['params'], rec['count'], coeffs)
             for r in est:
                 est[r] += cost[r]
         pairs.append((est, d['total']))
-    older = f' ({len(held_all) - len(held)} older ones left out)' if len(held_all) > len(held) else ''
-    return f'{len(held)} held-out designs{older}: ' + '; '.join(accuracy_lines(pairs))
+    return pairs
+
+
+def heldout_report(designs: list, coeffs: dict) -> str:
+    """The fit's error on the held-out designs (whole-design totals against synthesis)."""
+    held_all = sum(bool(d.get('heldout')) for d in designs)
+    pairs = heldout_pairs(designs, coeffs)
+    if not pairs:
+        return f'no held-out designs from today\'s sources ({held_all} older ones)'
+    older = f' ({held_all - len(pairs)} older ones left out)' if held_all > len(pairs) else ''
+    return f'{len(pairs)} held-out designs{older}: ' + '; '.join(accuracy_lines(pairs))
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from ..errors import UnsupportedError
+from .estimate import estimate_guard
 from .tuner import DEFAULT_DSP_SHARE, DEFAULT_LANES, check_margin
 
 OPTIONS = {'margin', 'latency_cycles', 'lanes', 'dsp_share', 'min_weight_bits'}
@@ -53,7 +54,7 @@ def _best_lanes(model, part, opts):
         for share in opts['dsp_share']:
             dsp = round(share * lanes)
             est = _measure(model, part, lanes, dsp)
-            if est.fits_within(opts['margin']) and est.cycles <= limit and (best is None or (est.cycles, est.total['LUT']) < best[0]):
+            if est.fits_within(opts['margin'], estimate_guard()) and est.cycles <= limit and (best is None or (est.cycles, est.total['LUT']) < best[0]):
                 best = ((est.cycles, est.total['LUT']), lanes, dsp, est)
     return best
 

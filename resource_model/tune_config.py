@@ -10,6 +10,7 @@
              softmax_dividers: [0]}   # 0: min(lanes, 4) dividers per softmax
     latency_cycles: null               # or inferences_per_s
     margin: 0.0                        # keep this fraction of every resource free
+    guard: null                        # headroom on LUT/FF estimates; null: their held-out error
     trials: 60
     finetune: {top: 3, uniform: 2, epochs: 2, batch_size: 64, learning_rate: 0.001}
                                        # uniform: also the widest fitting uniform designs
@@ -27,7 +28,7 @@ import yaml
 from .tuner import TuneError, check_margin
 
 TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycles', 'inferences_per_s', 'margin',
-            'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
+            'guard', 'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
 SECTION_KEYS = {
     'builder': {'window', 'n_features', 'd_model', 'num_heads', 'ffn_dim', 'num_layers', 'bits', 'norm', 'key_dim',
                 'integer'},
@@ -40,7 +41,7 @@ SECTION_KEYS = {
 DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 8, 'batch_size': 64, 'learning_rate': 3e-3}, 'margin': 0.0,
             'trials': 60, 'finetune': {'top': 3, 'uniform': 2, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
             'study': {'name': 'vhdlspartan-tune', 'storage': None}, 'output_dir': 'tune_out', 'seed': 0,
-            'latency_cycles': None, 'inferences_per_s': None, 'search': {}}  # fmt: skip
+            'latency_cycles': None, 'inferences_per_s': None, 'search': {}, 'guard': None}  # fmt: skip
 
 
 def _fail(where: str, msg: str):
@@ -74,6 +75,8 @@ def validate(cfg, where: str = 'tune config') -> dict:
     if not isinstance(out['trials'], int) or out['trials'] < 1:
         _fail(where, f"trials must be a positive integer, not {out['trials']!r}")
     check_margin(out['margin'], f'{where}: margin')
+    if out['guard'] is not None:
+        check_margin(out['guard'], f'{where}: guard')
     for key in ('latency_cycles', 'inferences_per_s'):
         if out[key] is not None and (not isinstance(out[key], (int, float)) or out[key] <= 0):
             _fail(where, f'{key} must be a positive number or null, not {out[key]!r}')
@@ -145,5 +148,5 @@ def run(cfg: dict, progress: bool = True):
                   finetune_top=f['top'], finetune_uniform=f['uniform'], finetune_epochs=f['epochs'],
                   batch_size=f['batch_size'], learning_rate=float(f['learning_rate']), storage=cfg['study']['storage'],
                   study_name=cfg['study']['name'], out_dir=cfg['output_dir'], seed=int(cfg['seed']),
-                  progress=progress)  # fmt: skip
+                  progress=progress, guard=cfg['guard'])  # fmt: skip
     return result, data

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from .bits import quantized_layers, with_bits
 from .devices import get_device
-from .estimate import CAPACITY_RESOURCES, estimate
+from .estimate import CAPACITY_RESOURCES, GUARDED, estimate, estimate_guard
 
 DEFAULT_BITS = (4, 5, 6, 7, 8)
 DEFAULT_LANES = (1, 2, 4, 8, 12, 16)
@@ -164,9 +164,11 @@ class HardwareModel:
     """Resource-model checks of candidates: convert in memory (nothing written) and estimate.
     Results are cached, so a candidate seen twice costs nothing."""
 
-    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None):
+    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None, guard=None):
         get_device(part)  # an unknown part fails here, naming the known ones
         self.model, self.groups, self.part, self.margin = model, groups, part, float(margin)
+        # headroom on the fitted resources: the estimate's held-out error unless given (0: none)
+        self.guard = estimate_guard() if guard is None else dict.fromkeys(GUARDED, float(guard))
         self.hls_config_fn = hls_config_fn or default_hls_config
         self._cache = {}
 
@@ -197,9 +199,13 @@ class HardwareModel:
                                                                 backend='VHDLSpartan', output_dir=tmp, part=self.part)  # fmt: skip
             est = estimate(hm, self.part)
             self._cache[key] = HardwareCost({r: int(est.total[r]) for r in est.total}, est.utilization, est.cycles,
-                                            est.macs, est.binding, est.fits_within(self.margin), est.needs(),
+                                            est.macs, est.binding, est.fits_within(self.margin, self.guard), est.needs(),
                                             time.perf_counter() - t0)  # fmt: skip
         return self._cache[key]
+
+    def over_budget(self, cost: HardwareCost) -> float:
+        """How far the most used resource (raised by its guard) is over 1 - margin; <= 0 fits."""
+        return max(u * (1 + self.guard.get(r, 0.0)) - (1.0 - self.margin) for r, u in cost.utilization.items())
 
 
 def sensitivity(model, groups, bits, x_val, y_val, loss=mse) -> tuple:
@@ -298,7 +304,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
          trials: int = 60, finetune_top: int = 3, finetune_epochs: int = 2, batch_size: int = 64,
          learning_rate: float = 1e-3, storage: str | None = None, study_name: str = 'vhdlspartan-tune',
          hls_config_fn=None, out_dir: str | Path | None = None, seed: int = 0, progress: bool = True,
-         clock_ns: float = 10.0, loss=mse, finetune_uniform: int = 2) -> TuneResult:  # fmt: skip
+         clock_ns: float = 10.0, loss=mse, finetune_uniform: int = 2, guard: float | None = None) -> TuneResult:  # fmt: skip
     """Find per-group bits, lanes, DSP share and storage that fit `part` with the least predicted
     validation loss (and, among equals, the fewest cycles); fine-tune the best `finetune_top`,
     and the widest `finetune_uniform` fitting uniform designs not among them, and return the one
@@ -306,6 +312,8 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
 
     data: (x_train, y_train, x_val, y_val). storage: an Optuna storage URL (default: a SQLite
     file in out_dir, or in memory without out_dir); a study of the same name resumes there.
+    guard: headroom kept on LUT and FF above the estimate (default: the estimate's held-out
+    error, estimate_guard; 0: trust the estimate to the LUT).
     """
     import optuna
 
@@ -318,7 +326,9 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     x_train, y_train, x_val, y_val = data
     max_cycles = _max_cycles(latency_cycles, inferences_per_s, clock_ns)
     margin = check_margin(margin)
-    hw = HardwareModel(model, groups, part, margin, hls_config_fn)
+    if guard is not None:
+        check_margin(guard, 'guard')
+    hw = HardwareModel(model, groups, part, margin, hls_config_fn, guard)
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -345,7 +355,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
         cand.dsp_lanes = round(share * cand.lanes)
         cost = hw.cost(cand)
         pred = predicted_loss(baseline, table, cand.bits)
-        over = max(u - (1.0 - margin) for u in cost.utilization.values())
+        over = hw.over_budget(cost)
         late = cost.cycles / max_cycles - 1.0 if math.isfinite(max_cycles) else -1.0
         trial.set_constraint('over_budget', over)  # feasible when <= 0
         trial.set_constraint('over_latency', late)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import grid_inputs
+from ghdl_runner import library, needs_ghdl, run_case
 from test_transformer import random_weights
 from vhdlspartan.models import hls_config, ts_transformer
 from vhdlspartan.vhdl_backend.design import lower
@@ -73,3 +74,41 @@ def test_packed_design_is_bit_exact_and_synthesizes_to_the_estimate(tmp_path):
     assert syn['BRAM18'] == syn['estimate']['BRAM18']
     top = (tmp_path / 'prj' / 'vhdl' / 'myproject.vhd').read_text()
     assert 'wpack0_share : entity work.vs_rom_share' in top and 'u_att0_q_w_rom' not in top
+
+
+@needs_ghdl
+def test_rom_share_address_every_cycle(tmp_path):
+    """vs_rom_share per cycle (cocotb, GHDL): member runs one after another with idle gaps, a
+    start in the same cycle as another member's last address, and a member run twice."""
+    import random
+
+    n, aw, bases, depths = 3, 7, [0, 40, 72], [40, 32, 56]
+    wrapper = tmp_path / 'tb_rom_share.vhd'
+    bits = ''.join(f'{b:0{aw}b}' for b in reversed(bases))
+    wrapper.write_text(f"""library ieee;
+use ieee.std_logic_1164.all;
+entity tb_rom_share is
+  port (clk : in std_logic; start : in std_logic_vector({n - 1} downto 0);
+        addr_in : in std_logic_vector({n * aw - 1} downto 0); addr : out std_logic_vector({aw - 1} downto 0));
+end entity;
+architecture wrap of tb_rom_share is
+begin
+  dut : entity work.vs_rom_share generic map (N => {n}, AW => {aw}, BASES => "{bits}")
+    port map (clk => clk, start => start, addr_in => addr_in, addr => addr);
+end architecture;
+""")
+    rng = random.Random(7)
+    cycles, expected, base = [], [], 0
+    for k in [1, 0, 2, 2, 1]:
+        cycles.append([1 << k, [0] * n])  # start: the member drives its first address next cycle
+        expected.append(base)
+        base = bases[k]
+        for _ in range(rng.randint(3, 9)):
+            a = rng.randrange(depths[k])
+            cycles.append([0, [a if j == k else 0 for j in range(n)]])
+            expected.append(base + a)
+        for _ in range(rng.randint(0, 2)):  # idle: every member drives 0
+            cycles.append([0, [0] * n])
+            expected.append(base)
+    run_case(tmp_path, 'tb_rom_share', [*library('vs_rom_share.vhd'), wrapper], {}, 'cocotb_rom_share',
+             {'aw': aw, 'cycles': cycles, 'expected': expected}, 'ROM_SHARE_CASE_FILE')  # fmt: skip

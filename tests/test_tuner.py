@@ -396,3 +396,21 @@ def test_finetune_keeps_the_epoch_with_the_lowest_validation_loss(trained):
     # a sane learning rate improves on it, and the model holds the weights of the loss returned
     val = tuner._finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 1e-3, tuner.mse, 0)
     assert val < before and val == tuner.mse(y_val, km.predict(x_val, verbose=0))
+
+
+def test_guard_keeps_headroom_for_the_estimates_error(trained):
+    """A design whose LUT estimate is 2% under the budget fits with no guard and not with a 5%
+    one; the default guard is the fit's held-out LUT error, as calibrate recorded it."""
+    from vhdlspartan.resource_model.estimate import estimate_guard
+
+    model, _ = trained
+    cand = tuner.Candidate(dict.fromkeys(tuner.default_groups(model), 6), 2, 2, 'auto')
+    lut = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15', guard=0).cost(cand).utilization['LUT']
+    margin = 1 - lut * 1.02
+    assert max(tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15', margin, guard=0).cost(cand)
+               .utilization.values()) == lut  # LUT binds
+    assert tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15', margin, guard=0).cost(cand).fits
+    guarded = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15', margin, guard=0.05)
+    assert not guarded.cost(cand).fits and guarded.over_budget(guarded.cost(cand)) > 0
+    default = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15').guard
+    assert default == estimate_guard() and 0 < default['LUT'] < 0.2
