@@ -389,7 +389,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     finetuned = []
     for row in best_rows:
         km = hw.keras_model(row['bits'])
-        val = _finetune(km, x_train, y_train, x_val, y_val, finetune_epochs, batch_size, learning_rate, loss, seed)
+        val = finetune(km, x_train, y_train, x_val, y_val, finetune_epochs, batch_size, learning_rate, loss, seed)
         finetuned.append({**row, 'val_loss': val, 'model': km})
     chosen = min(finetuned, key=lambda r: (r['val_loss'], r['cycles']))
     cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'], chosen['softmax_dividers'])
@@ -487,7 +487,7 @@ def _fit_uniform(hw, bits, space, max_cycles, pred):
     return None
 
 
-def _finetune(km, x_train, y_train, x_val, y_val, epochs, batch_size, lr, loss, seed):
+def finetune(km, x_train, y_train, x_val, y_val, epochs, batch_size, lr, loss, seed):
     """Train km for up to `epochs` epochs and keep the weights of the epoch (0: before training)
     with the lowest validation loss: short QAT of a small model on little data can over-fit, and
     the chosen candidate should be the one that generalizes."""

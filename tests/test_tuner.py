@@ -390,11 +390,11 @@ def test_finetune_keeps_the_epoch_with_the_lowest_validation_loss(trained):
     x_tr, y_tr, x_val, y_val = _data(data)
     before = tuner.mse(y_val, km.predict(x_val, verbose=0))
     weights = km.get_weights()
-    val = tuner._finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 50.0, tuner.mse, 0)
+    val = tuner.finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 50.0, tuner.mse, 0)
     assert val == before
     assert all(np.array_equal(a, b) for a, b in zip(weights, km.get_weights()))
     # a sane learning rate improves on it, and the model holds the weights of the loss returned
-    val = tuner._finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 1e-3, tuner.mse, 0)
+    val = tuner.finetune(km, x_tr, y_tr, x_val, y_val, 2, 64, 1e-3, tuner.mse, 0)
     assert val < before and val == tuner.mse(y_val, km.predict(x_val, verbose=0))
 
 

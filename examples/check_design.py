@@ -1,0 +1,70 @@
+"""Check one hls4ml config written by the tuner (or by hand) end to end on real data: convert it,
+compare predict with the Keras model on the test split, simulate the VHDL in GHDL (bit for bit,
+cycles against the schedule), synthesize with GHDL + Yosys and print the synthesis beside the
+resource model's estimate and the part's capacity. Exits 1 when anything disagrees or overflows.
+
+    python examples/check_design.py reference_models/tuned_w24_d64_c125958/hls4ml_config.yml \
+        --series weather --window 24 [--sim 5]
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('config', help="an hls4ml YAML config (KerasModel: !keras_model ...), e.g. the tuner's")
+    ap.add_argument('--series', default='weather', help='data set of vhdlspartan.datasets (weather, electricity)')
+    ap.add_argument('--window', type=int, required=True)
+    ap.add_argument('--sim', type=int, default=5, help='test windows simulated in GHDL')
+    args = ap.parse_args(argv)
+
+    import hls4ml
+    import numpy as np
+    import yaml
+
+    from vhdlspartan import load_model
+    from vhdlspartan.datasets import windows
+    from vhdlspartan.resource_model.estimate import estimate
+    from vhdlspartan.resource_model.report import table
+
+    data = windows(args.series, args.window)
+    with open(args.config) as f:  # the model path only; hls4ml reads the rest itself
+        model_path = yaml.load(f, Loader=_keras_model_loader())['KerasModel']
+    keras_model = load_model(model_path)
+    hm = hls4ml.converters.convert_from_config(args.config)
+    hm.compile()
+    y_keras = keras_model.predict(data.x_test, verbose=0).reshape(-1)
+    y_hls = hm.predict(data.x_test).reshape(-1)
+    same = int(np.sum(y_hls == y_keras))
+    print(f'predict == Keras on {same}/{len(y_hls)} test windows; test RMSE {data.scaled_rmse(y_hls):.4f}')
+
+    sim = hm.build(sim=True, x=data.x_test[: args.sim])['sim']
+    print(f'GHDL: {sim["samples"]} windows, bit-exact {sim["bit_exact"]} ({sim["mismatches"]} mismatches), '
+          f'{sim["cycles"]} cycles (schedule {sim["cycles_expected"]}) for {hm._vhdlspartan_design.macs():,} MACs')
+
+    syn = hm.build(synth=True)['synth']
+    est = estimate(hm)
+    print(table(est, syn))
+    over = [r for r, cap in est.capacity.items() if r in syn and syn[r] > cap]
+    print(f'latches: {syn["latches"]}; over the part: {over or "nothing"}')
+    ok = same == len(y_hls) and sim['bit_exact'] and sim['cycles'] == sim['cycles_expected']
+    return 0 if ok and syn['latches'] == 0 and not over else 1
+
+
+def _keras_model_loader():
+    """A YAML loader that reads hls4ml's `!keras_model path` tag as the path."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor('!keras_model', lambda loader, node: loader.construct_scalar(node))
+    return Loader
+
+
+if __name__ == '__main__':
+    sys.exit(main())
