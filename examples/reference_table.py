@@ -133,7 +133,7 @@ def main(argv=None):
                     print(f'  tuner: {e}; tuning for at most {target} cycles', flush=True)
                     r = tune(m8, xy, latency_cycles=target, out_dir=tune_dir(target), **kw)
                 rmse = data.scaled_rmse(r.model.predict(data.x_test, verbose=0))
-                tuned.append(dict(window=window, d=d, bits=r.bits, lanes=r.candidate.lanes,
+                tuned.append(dict(window=window, d=d, bits=r.bits, drop=r.integer_drop, lanes=r.candidate.lanes,
                                   divs=r.candidate.softmax_dividers or 'default',
                                   dsp=r.candidate.dsp_lanes, cost=r.cost, rmse=rmse, rmse8=rmse8,
                                   rmse8ft=rmse8ft))  # fmt: skip
@@ -152,15 +152,16 @@ def main(argv=None):
               f'({u["util"]:.0%}) | {u["rmse"]:.4f} | {u["macs"]:,} | {u["lanes"] or "-"} | '
               f'{u["cycles"] or "-"} | {ratio} | {u["lut"]:,} |')  # fmt: skip
     if tuned:
-        print('\n| window | d_model | tuned bits (per group) | lanes (DSP), softmax dividers | LUT | BRAM18 | DSP | cycles | MACs | MACs/cycle | test RMSE | 8-bit RMSE | ratio | 8-bit fine-tuned RMSE | ratio |')
-        print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+        print('\n| window | d_model | tuned bits (per group) | integer bits dropped | lanes (DSP), softmax dividers | LUT | BRAM18 | DSP | cycles | MACs | MACs/cycle | test RMSE | 8-bit RMSE | ratio | 8-bit fine-tuned RMSE | ratio |')
+        print('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
         for t in tuned:
             if 'error' in t:
                 print(f'| {t["window"]} | {t["d"]} | {t["error"]} |')
                 continue
             c = t['cost']
             bits = ' '.join(f'{g}:{b}' for g, b in t['bits'].items())
-            print(f'| {t["window"]} | {t["d"]} | {bits} | {t["lanes"]} ({t["dsp"]}), {t["divs"]} | {c.totals["LUT"]:,} | '
+            drop = ' '.join(f'{g}:{k}' for g, k in t['drop'].items() if k) or 'none'
+            print(f'| {t["window"]} | {t["d"]} | {bits} | {drop} | {t["lanes"]} ({t["dsp"]}), {t["divs"]} | {c.totals["LUT"]:,} | '
                   f'{c.totals["BRAM18"]} | {c.totals["DSP"]} | {c.cycles:,} | {c.macs:,} | {c.macs / c.cycles:.1f} | '
                   f'{t["rmse"]:.4f} | {t["rmse8"]:.4f} | {t["rmse"] / t["rmse8"]:.3f} | {t["rmse8ft"]:.4f} | '
                   f'{t["rmse"] / t["rmse8ft"]:.3f} |')  # fmt: skip

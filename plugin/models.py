@@ -98,8 +98,28 @@ def hls_config(model, lanes=1, dsp_lanes=None, input_bits=None, integer=3, **mod
     cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
     bits = input_bits or model.get_layer('q_in').quantizer.bits
     cfg['LayerName']['x']['Precision']['result'] = f'fixed<{bits},{integer + 1},RND_CONV,SAT>'
-    for name, layer_cfg in cfg['LayerName'].items():
-        if name.endswith('_add'):
-            layer_cfg['Precision']['result'] = f'fixed<{bits + 1},{integer + 2}>'  # the exact sum of two
+    for layer in model.layers:
+        if layer.name.endswith('_add'):
+            cfg['LayerName'][layer.name]['Precision']['result'] = exact_sum_type(layer)
     cfg['Model'].update(Lanes=lanes, DSPLanes=lanes if dsp_lanes is None else dsp_lanes, **model_keys)
     return cfg
+
+
+def exact_sum_type(add_layer) -> str:
+    """The hls4ml type that holds the sum of a ts_transformer Add's operands exactly (the finer
+    of their scales, one integer bit above the wider range), whatever widths the tuner gave each:
+    Keras adds in float and only the norm after the sum rounds, so the sum itself must not."""
+    grids = [_output_grid(layer) for layer in add_layer.inbound_nodes[0].inbound_layers]
+    integer = max(i for i, _ in grids) + 1
+    frac = max(f for _, f in grids)
+    return f'fixed<{integer + frac},{integer}>'
+
+
+def _output_grid(layer) -> tuple:
+    """(integer bits with the sign, fraction bits) of a ts_transformer layer's signed output."""
+    config = layer.get_config()
+    if 'output_bits' in config:  # vhdlspartan layers
+        bits, integer = config['output_bits'], config['output_integer']
+    else:  # QActivation(quantized_bits)
+        bits, integer = layer.quantizer.bits, layer.quantizer.integer
+    return int(integer) + 1, int(bits) - int(integer) - 1

@@ -7,7 +7,8 @@
     train: {epochs: 8, batch_size: 64, learning_rate: 0.003}   # for a builder model
     data: {series: electricity, window: 12, split: [0.7, 0.15, 0.15], limit: null}   # or path/columns/target
     search: {bits: [4, 5, 6, 7, 8], lanes: [1, 2, 4, 8, 12, 16], dsp_share: [1.0, 0.5, 0.0], storage: [auto],
-             softmax_dividers: [0]}   # 0: min(lanes, 4) dividers per softmax
+             softmax_dividers: [0],   # 0: min(lanes, 4) dividers per softmax
+             drop_integer: [0, 1, 2]} # integer bits an activation type may trade for fraction bits
     latency_cycles: null               # or inferences_per_s
     margin: 0.0                        # keep this fraction of every resource free
     guard: null                        # headroom on LUT/FF estimates; null: their held-out error
@@ -34,7 +35,7 @@ SECTION_KEYS = {
                 'integer'},
     'train': {'epochs', 'batch_size', 'learning_rate'},
     'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
-    'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers'},
+    'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers', 'drop_integer'},
     'finetune': {'top', 'uniform', 'epochs', 'batch_size', 'learning_rate'},
     'study': {'name', 'storage'},
 }  # fmt: skip

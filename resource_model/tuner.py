@@ -9,7 +9,9 @@ a part with the least accuracy lost and the lowest latency.
 How it works:
 1. Sensitivity: the validation loss when one group of layers alone is quantized to each candidate
    bitwidth (the others as trained); a candidate's predicted loss is the baseline plus the sum
-   of its groups' increases.
+   of its groups' increases. At each width a group's activation types may also give up integer
+   bits for fraction bits (`drop_integer`); the number with the lowest loss is kept for that
+   group and width (it costs no hardware: the widths stay).
 2. Search (Optuna): each trial picks bits per group, lanes, the DSP share of the lanes and the
    storage kind; the resource model says whether it fits (with the margin) and how many cycles
    it takes, before any training. Objectives: predicted loss and cycles; constraints: fit and
@@ -73,6 +75,7 @@ class TuneSpace:
     dsp_share: tuple = DEFAULT_DSP_SHARE  # fraction of the lanes that multiply in DSP48E1s
     storage: tuple = ('auto',)
     softmax_dividers: tuple = (0,)  # pass-3 dividers of every softmax; 0: the backend's default
+    drop_integer: tuple = (0, 1, 2)  # integer bits an activation type may trade for fraction bits
 
     def __post_init__(self):
         self.bits = tuple(sorted({int(b) for b in self.bits}))
@@ -80,6 +83,7 @@ class TuneSpace:
         self.dsp_share = tuple(sorted({float(s) for s in self.dsp_share}, reverse=True))
         self.storage = tuple(self.storage)
         self.softmax_dividers = tuple(sorted(set(self.softmax_dividers)))
+        self.drop_integer = tuple(sorted(set(self.drop_integer)))
         if not self.bits or min(self.bits) < 2 or max(self.bits) > 16:
             raise TuneError(f'candidate bits {self.bits}: use widths in 2..16')
         if not self.lanes or min(self.lanes) < 1:
@@ -90,6 +94,10 @@ class TuneSpace:
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.softmax_dividers
         ):
             raise TuneError(f'candidate softmax_dividers {self.softmax_dividers}: use integers >= 0 (0: the default)')
+        if not self.drop_integer or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.drop_integer
+        ):
+            raise TuneError(f'candidate drop_integer {self.drop_integer}: use integers >= 0 (0: keep the integer bits)')
         bad = [s for s in self.storage if s not in STORAGE_KINDS]
         if not self.storage or bad:
             raise TuneError(f'candidate storage {bad or self.storage}: use {STORAGE_KINDS}')
@@ -170,13 +178,20 @@ class HardwareModel:
         # headroom on the fitted resources: the estimate's held-out error unless given (0: none)
         self.guard = estimate_guard() if guard is None else dict.fromkeys(GUARDED, float(guard))
         self.hls_config_fn = hls_config_fn or default_hls_config
+        self.drop = {}  # group -> {bits: integer bits dropped}, from the sensitivity (none before it)
         self._cache = {}
 
     def layer_bits(self, group_bits: dict) -> dict:
         return {layer: int(group_bits[g]) for g, layers in self.groups.items() for layer in layers}
 
+    def group_drop(self, group_bits: dict) -> dict:
+        """{group: integer bits its activation types drop} at these widths."""
+        return {g: int(self.drop.get(g, {}).get(int(b), 0)) for g, b in group_bits.items()}
+
     def keras_model(self, group_bits: dict):
-        return with_bits(self.model, self.layer_bits(group_bits))
+        drop = self.group_drop(group_bits)
+        return with_bits(self.model, self.layer_bits(group_bits),
+                         {layer: drop[g] for g, layers in self.groups.items() for layer in layers})  # fmt: skip
 
     def hls_config(self, keras_model, cand: Candidate) -> dict:
         cfg = self.hls_config_fn(keras_model)
@@ -188,7 +203,8 @@ class HardwareModel:
         return cfg
 
     def cost(self, cand: Candidate) -> HardwareCost:
-        key = (tuple(sorted(cand.bits.items())), cand.lanes, cand.dsp_lanes, cand.storage, cand.softmax_dividers)
+        key = (tuple(sorted(cand.bits.items())), tuple(sorted(self.group_drop(cand.bits).items())), cand.lanes,
+               cand.dsp_lanes, cand.storage, cand.softmax_dividers)  # fmt: skip
         if key not in self._cache:
             import hls4ml
 
@@ -208,20 +224,25 @@ class HardwareModel:
         return max(u * (1 + self.guard.get(r, 0.0)) - (1.0 - self.margin) for r, u in cost.utilization.items())
 
 
-def sensitivity(model, groups, bits, x_val, y_val, loss=mse) -> tuple:
-    """(baseline loss, {group: {bits: loss increase}}): each group alone at each width."""
+def sensitivity(model, groups, bits, x_val, y_val, loss=mse, drop_integer=(0,)) -> tuple:
+    """(baseline loss, {group: {bits: loss increase}}, {group: {bits: integer bits dropped}}):
+    each group alone at each width, with the number of dropped integer bits that loses least."""
     baseline = loss(y_val, model.predict(x_val, verbose=0))
     current = quantized_layers(model)
-    table = {}
+    table, drops = {}, {}
     for g, layers in groups.items():
-        table[g] = {}
+        table[g], drops[g] = {}, {}
         for b in bits:
-            if all(current[layer] == b for layer in layers):
-                table[g][b] = 0.0
-                continue
-            m = with_bits(model, {layer: b for layer in layers})
-            table[g][b] = loss(y_val, m.predict(x_val, verbose=0)) - baseline
-    return baseline, table
+            tried = {}
+            for k in drop_integer:
+                if k == 0 and all(current[layer] == b for layer in layers):
+                    tried[k] = 0.0
+                    continue
+                m = with_bits(model, dict.fromkeys(layers, b), dict.fromkeys(layers, k))
+                tried[k] = loss(y_val, m.predict(x_val, verbose=0)) - baseline
+            drops[g][b] = min(tried, key=lambda k: (tried[k], k))  # ties: keep the integer bits
+            table[g][b] = tried[drops[g][b]]
+    return baseline, table, drops
 
 
 def predicted_loss(baseline, table, group_bits) -> float:
@@ -244,6 +265,7 @@ class TuneResult:
     model: object
     bits: dict  # group -> bits
     layer_bits: dict  # layer -> bits
+    integer_drop: dict  # group -> integer bits its activation types gave up for fraction bits
     candidate: Candidate
     cost: HardwareCost
     val_loss: float
@@ -252,13 +274,15 @@ class TuneResult:
     front_lut: list
     front_cycles: list
     finetuned: list = field(default_factory=list)  # rows of the fine-tuned candidates
+    drop_table: dict = field(default_factory=dict)  # group -> {bits: integer bits dropped}, for every row
     files: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         """The Pareto front against LUTs and the choice, as the CLI and the demo print them."""
         c = self.candidate
         return (f'{len(self.rows)} feasible trials; Pareto front (predicted validation loss against LUTs):\n'
-                f'{self.table()}\nchosen: bits {self.bits}\n        {c.lanes} lanes ({c.dsp_lanes} on DSPs), '
+                f'{self.table()}\nchosen: bits {self.bits}\n        integer bits dropped {self.integer_drop}\n'
+                f'        {c.lanes} lanes ({c.dsp_lanes} on DSPs), '
                 f'storage {c.storage}; validation loss {self.val_loss:.5f} after fine-tuning '
                 f'(before tuning {self.baseline_loss:.5f}); {self.cost.cycles} cycles for {self.cost.macs} MACs; '
                 f'{self.cost.needs}; binding {self.cost.binding}{self._finetuned_note()}')  # fmt: skip
@@ -341,7 +365,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)  # reads the trials' constraints
     study = optuna.create_study(study_name=study_name, storage=storage, directions=['minimize', 'minimize'],
                                 sampler=sampler, load_if_exists=True)  # fmt: skip
-    baseline, table = _study_sensitivity(study, model, groups, space, x_val, y_val, loss)
+    baseline, table, hw.drop = _study_sensitivity(study, model, groups, space, x_val, y_val, loss)
 
     def objective(trial):
         cand = Candidate({g: trial.suggest_categorical(f'bits_{g}', list(space.bits)) for g in groups},
@@ -395,9 +419,10 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'], chosen['softmax_dividers'])
     result = TuneResult(
         config=_final_config(hw, chosen['model'], cand), model=chosen['model'], bits=dict(cand.bits),
-        layer_bits=hw.layer_bits(cand.bits), candidate=cand, cost=hw.cost(cand), val_loss=chosen['val_loss'],
+        layer_bits=hw.layer_bits(cand.bits), integer_drop=hw.group_drop(cand.bits), candidate=cand,
+        cost=hw.cost(cand), val_loss=chosen['val_loss'],
         baseline_loss=baseline, rows=rows, front_lut=pareto(rows, 'LUT'), front_cycles=pareto(rows, 'cycles'),
-        finetuned=[{k: v for k, v in r.items() if k != 'model'} for r in finetuned],
+        finetuned=[{k: v for k, v in r.items() if k != 'model'} for r in finetuned], drop_table=hw.drop,
     )  # fmt: skip
     if out:
         result.files = write_outputs(result, out)
@@ -407,13 +432,20 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
 def _study_sensitivity(study, model, groups, space, x_val, y_val, loss):
     """Sensitivities are measured once per study and kept in it, so every worker uses the same."""
     saved = study.user_attrs.get('sensitivity')
-    if saved and set(saved['table']) == set(groups) and all(str(b) in saved['table'][g] for g in groups
-                                                             for b in space.bits):  # fmt: skip
-        return saved['baseline'], {g: {int(b): v for b, v in t.items()} for g, t in saved['table'].items()}
-    baseline, table = sensitivity(model, groups, space.bits, x_val, y_val, loss)
-    study.set_user_attr('sensitivity', {'baseline': baseline,
-                                        'table': {g: {str(b): v for b, v in t.items()} for g, t in table.items()}})
-    return baseline, table
+    if (saved and set(saved['table']) == set(groups) and saved.get('drop_integer', [0]) == list(space.drop_integer)
+            and all(str(b) in saved['table'][g] for g in groups for b in space.bits)):  # fmt: skip
+        def read(t):
+            return {g: {int(b): v for b, v in row.items()} for g, row in t.items()}
+
+        return saved['baseline'], read(saved['table']), read(saved.get('drop', {g: {} for g in groups}))
+    baseline, table, drops = sensitivity(model, groups, space.bits, x_val, y_val, loss, space.drop_integer)
+
+    def write(t):
+        return {g: {str(b): v for b, v in row.items()} for g, row in t.items()}
+
+    study.set_user_attr('sensitivity', {'baseline': baseline, 'table': write(table), 'drop': write(drops),
+                                        'drop_integer': list(space.drop_integer)})  # fmt: skip
+    return baseline, table, drops
 
 
 def _check_budget(hw, groups, space, max_cycles):
@@ -547,14 +579,16 @@ def write_outputs(result: TuneResult, out: Path) -> dict:
     files['trials'] = out / 'trials.csv'
     groups = list(result.bits)
     head = ['trial', 'predicted_loss', 'LUT', 'LUTRAM', 'FF', 'BRAM18', 'DSP', 'cycles', 'macs', 'lanes', 'dsp_lanes',
-            'storage', 'binding', 'front_lut', 'front_cycles', *[f'bits_{g}' for g in groups]]  # fmt: skip
+            'storage', 'binding', 'front_lut', 'front_cycles', *[f'bits_{g}' for g in groups],
+            *[f'drop_{g}' for g in groups]]  # fmt: skip
     on_lut = {r['trial'] for r in result.front_lut}
     on_cyc = {r['trial'] for r in result.front_cycles}
     lines = [','.join(head)]
     for r in sorted(result.rows, key=lambda r: r['trial']):
         vals = [r['trial'], f'{r["predicted_loss"]:.6g}', r['LUT'], r['LUTRAM'], r['FF'], r['BRAM18'], r['DSP'],
                 r['cycles'], r['macs'], r['lanes'], r['dsp_lanes'], r['storage'], r['binding'],
-                int(r['trial'] in on_lut), int(r['trial'] in on_cyc), *[r['bits'][g] for g in groups]]  # fmt: skip
+                int(r['trial'] in on_lut), int(r['trial'] in on_cyc), *[r['bits'][g] for g in groups],
+                *[result.drop_table.get(g, {}).get(int(r['bits'][g]), 0) for g in groups]]  # fmt: skip
         lines.append(','.join(str(v) for v in vals))
     files['trials'].write_text('\n'.join(lines) + '\n')
     files['plot'] = pareto_plot(result, out / 'pareto.png')

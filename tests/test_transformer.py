@@ -71,6 +71,36 @@ def test_keras_equals_predict(tmp_path, window, d_model, heads, bits, norm):
         assert softmax_rows_clamped(hm, x) > 0
 
 
+# a narrow input under wide layers, and narrow attention / feed-forward under a wide norm
+MIXED = [dict(input=4, embed=8, posenc=8, attention=8, norm=8, ffn=8, pool=8, head=8),
+         dict(input=8, embed=5, posenc=6, attention=4, norm=7, ffn=4, pool=6, head=5)]  # fmt: skip
+
+
+@pytest.mark.parametrize('bits', MIXED)
+@pytest.mark.parametrize('drop', [{}, {'posenc': 2, 'ffn0_q': 1, 'att0_norm': 1, 'q_in': 1}])
+def test_mixed_widths_and_integer_bits_keep_keras_equal_predict(tmp_path, bits, drop):
+    """The residual sums stay exact whatever width and integer bits each operand has (the tuner
+    mixes both): a sum typed from the input's width alone rounds or saturates before the norm."""
+    import hls4ml
+
+    from vhdlspartan.resource_model.bits import with_bits
+
+    model = random_weights(ts_transformer(6, 2, 8, 1, 16, 1, bits=bits, norm='batch', integer=2), 5)
+    model = with_bits(model, {}, drop)
+    q = model.get_layer('q_in').quantizer
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=hls_config(model, lanes=2, integer=int(q.integer)),
+                                                    backend='VHDLSpartan', output_dir=str(tmp_path / 'prj'))  # fmt: skip
+    hm.compile()
+    x = grid_inputs(hm, 300, seed=3)
+    y_keras = model(x).numpy().reshape(len(x), -1)
+    np.testing.assert_array_equal(hm.predict(x).reshape(len(x), -1), y_keras)
+    assert len(np.unique(y_keras)) >= 3
+    if bits is MIXED[1] and drop:  # one of them in GHDL: the adds of operands on different grids
+        sim = hm.build(sim=True, x=x[:40])['sim']
+        assert sim['bit_exact'] and sim['mismatches'] == 0 and sim['analysis_messages'] == ''
+        np.testing.assert_array_equal(sim['outputs'], y_keras[:40])
+
+
 @pytest.mark.parametrize('window, d_model, heads, bits, norm, lanes', [
     (6, 8, 1, 8, 'batch', 4),
     (6, 8, 2, 4, 'layer', 4),

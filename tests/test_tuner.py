@@ -52,6 +52,49 @@ def test_with_bits_keeps_weights_and_changes_every_quantizer(trained):
         with_bits(model, {'head': 1})
 
 
+def test_with_bits_drops_integer_bits_of_activation_types_only(trained):
+    model, data = trained
+    layers = quantized_layers(model)
+    low = with_bits(model, dict.fromkeys(layers, 4), dict.fromkeys(layers, 2))
+    keep = with_bits(model, dict.fromkeys(layers, 4))
+    assert (low.get_layer('q_in').quantizer.integer, keep.get_layer('q_in').quantizer.integer) == (0, 2)
+    att, att_keep = low.get_layer('att0').get_config(), keep.get_layer('att0').get_config()
+    assert {k: att[k] for k in ('input_integer', 'proj_integer', 'score_integer', 'context_integer')} == dict.fromkeys(
+        ('input_integer', 'proj_integer', 'score_integer', 'context_integer'), 0)
+    assert att['table_size'] != att_keep['table_size']  # the exp table follows the score type's new scale
+    norm = low.get_layer('att0_norm').get_config()
+    assert (norm['input_integer'], norm['output_integer'], norm['scale_integer'], norm['shift_integer']) == (0, 0, 2, 2)
+    assert low.get_layer('posenc').get_config()['pe_integer'] == 0  # tables and weights keep theirs
+    assert low.get_layer('embed').kernel_quantizer_internal.integer == 0
+    # a drop larger than the integer bits stops at 0; drops of layers at their own width rebuild them too
+    assert with_bits(model, {}, {'q_in': 5}).get_layer('q_in').quantizer.integer == 0
+    with pytest.raises(UnsupportedError, match="integer bits to drop must be an integer >= 0, not -1"):
+        with_bits(model, {}, {'q_in': -1})
+
+
+def test_sensitivity_keeps_the_integer_bits_that_lose_least(trained):
+    model, data = trained
+    groups = tuner.default_groups(model)
+    x, y = data.x_val[:150], data.y_val[:150]
+    base, table, drops = tuner.sensitivity(model, groups, (4, 8), x, y, drop_integer=(0, 2))
+    base0, table0, drops0 = tuner.sensitivity(model, groups, (4, 8), x, y)
+    assert base == base0 and all(k == 0 for g in groups for k in drops0[g].values())
+    for g, layers in groups.items():
+        for b in (4, 8):
+            assert table[g][b] <= table0[g][b]
+            m = with_bits(model, dict.fromkeys(layers, b), dict.fromkeys(layers, drops[g][b]))
+            assert math.isclose(table[g][b], tuner.mse(y, m.predict(x, verbose=0)) - base, rel_tol=1e-9, abs_tol=1e-12)
+    # at 4 bits, 2 integer bits above the sign leave one fraction bit: the input does better without them
+    assert drops['input'][4] == 2 and table['input'][4] < table0['input'][4]
+    hw = tuner.HardwareModel(model, groups, 'xc7s15')
+    four = tuner.Candidate(dict.fromkeys(groups, 4), 1, 1, 'auto')
+    hw.cost(four)  # before the sensitivity (the budget check): nothing dropped
+    hw.drop = drops
+    assert hw.keras_model(four.bits).get_layer('q_in').quantizer.integer == 0
+    hw.cost(four)
+    assert len(hw._cache) == 2  # the cost of the design with the drops, not the cached one without
+
+
 def _budget_margin(model, part='xc7s15'):
     """A margin that rules out the uniform 8-bit design at every lane count but not the 4-bit one."""
     hw = tuner.HardwareModel(model, tuner.default_groups(model), part)
@@ -71,6 +114,9 @@ def test_tuner_fits_a_tight_budget_by_estimate_and_by_synthesis(trained, tmp_pat
     limit = 1 - margin
     assert result.cost.fits and max(result.cost.utilization.values()) <= limit
     assert any(b < 8 for b in result.bits.values())  # uniform 8 bits cannot fit this budget
+    # the integer bits the sensitivity chose for the chosen widths are in the tuned model
+    assert result.integer_drop == {g: result.drop_table[g][b] for g, b in result.bits.items()}
+    assert result.model.get_layer('q_in').quantizer.integer == max(0, 2 - result.integer_drop['input'])
     assert all(max(r['LUT'] / 8000, r['BRAM18'] / 20, r['DSP'] / 20, r['FF'] / 16000) <= limit + 1e-9
                for r in result.rows)  # fmt: skip
     assert result.front_lut and all(a['predicted_loss'] > b['predicted_loss']
@@ -376,6 +422,7 @@ def test_tuner_finetunes_the_fitting_uniform_designs_too(trained, monkeypatch):
         assert uniform[8]['trial'] == -1
     assert uniform[8]['lanes'] == 2  # does not fit at 4 lanes
     hw = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15', margin)
+    hw.drop = result.drop_table  # the integer bits the tuner's sensitivity chose
     cost = hw.cost(tuner.Candidate(uniform[8]['bits'], 2, 2, 'auto'))
     assert cost.fits and cost.cycles == uniform[8]['cycles']
     assert result.val_loss == min(r['val_loss'] for r in result.finetuned)
