@@ -11,7 +11,7 @@ How it works:
    bitwidth (the others as trained); a candidate's predicted loss is the baseline plus the sum
    of its groups' increases. At each width a group's activation types may also give up integer
    bits for fraction bits (`drop_integer`); the number with the lowest loss is kept for that
-   group and width (it costs no hardware: the widths stay).
+   group and width (the widths stay; at most a cast unit appears between groups on other grids).
 2. Search (Optuna): each trial picks bits per group, lanes, the DSP share of the lanes and the
    storage kind; the resource model says whether it fits (with the margin) and how many cycles
    it takes, before any training. Objectives: predicted loss and cycles; constraints: fit and

@@ -191,6 +191,8 @@ def _yaml(tmp_path, cfg):
     ({'builder': {}, 'data': {'series': 'electricity'}, 'part': 'xc7k325t'}, "part 'xc7k325t' is not supported; known"),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'storage': ['flash']}}, r"storage \['flash'\]"),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'lanes': [0, 4]}}, 'candidate lanes'),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'search': {'drop_integer': [0, -1]}},
+     r'candidate drop_integer \(-1, 0\): use integers >= 0'),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'finetune': {'topk': 2}}, r"finetune: unknown key\(s\) \['topk'\]"),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'finetune': {'uniform': -1}},
      'finetune.uniform must be a non-negative integer'),
