@@ -49,7 +49,7 @@ def main(argv=None):
     from vhdlspartan.models import ts_transformer
     from vhdlspartan.resource_model.bits import quantized_layers, with_bits
     from vhdlspartan.resource_model.tuner import (Candidate, HardwareModel, TuneError, TuneSpace, default_groups,
-                                                  mse, tune)
+                                                  mse, sensitivity, tune)
     from vhdlspartan.resource_model.tuner import finetune as tuner_finetune
 
     tf.config.experimental.enable_op_determinism()  # the same table from the same seeds
@@ -92,8 +92,18 @@ def main(argv=None):
                     m.fit(data.x_train, data.y_train, epochs=args.finetune_epochs, batch_size=32, verbose=0)
                     return m
 
+                def finetune_dropped(b=bits):  # the same, with the integer bits the tuner's sensitivity picks
+                    _, _, drops = sensitivity(m8, groups, (b,), data.x_val, data.y_val, drop_integer=(0, 1, 2))
+                    m = with_bits(m8, dict.fromkeys(quantized_layers(m8), b),
+                                  {layer: drops[g][b] for g, layers in groups.items() for layer in layers})
+                    m.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss='mse')
+                    m.fit(data.x_train, data.y_train, epochs=args.finetune_epochs, batch_size=32, verbose=0)
+                    return m
+
                 m = m8 if bits == 8 else cached(bits, finetune)
                 rmse = data.scaled_rmse(m.predict(data.x_test, verbose=0))
+                rmse_drop = None if bits == 8 else data.scaled_rmse(
+                    cached(f'{bits}i', finetune_dropped).predict(data.x_test, verbose=0))
                 rmse8 = rmse if bits == 8 else rmse8
                 gb = dict.fromkeys(groups, bits)
                 small = hw.cost(Candidate(gb, 1, 1, 'auto'))
@@ -105,7 +115,7 @@ def main(argv=None):
                             if cost.fits and (fastest is None or cost.cycles < fastest[1].cycles):
                                 fastest = (lanes, cost)
                 uniform.append(dict(window=window, d=d, bits=bits, fits=small.fits, binding=small.binding,
-                                    util=max(small.utilization.values()), rmse=rmse, macs=small.macs,
+                                    util=max(small.utilization.values()), rmse=rmse, rmse_drop=rmse_drop, macs=small.macs,
                                     lanes=fastest[0] if fastest else None,
                                     cycles=fastest[1].cycles if fastest else None,
                                     lut=fastest[1].totals['LUT'] if fastest else small.totals['LUT']))  # fmt: skip
@@ -144,12 +154,14 @@ def main(argv=None):
                 tuned.append(dict(window=window, d=d, error=str(e), rmse8=rmse8, rmse8ft=rmse8ft))
                 print(f'  tuner: {e}', flush=True)
 
-    print('\n| window | d_model | bits | fits at 1 lane | binding (use) | test RMSE | MACs | fastest fitting lanes | cycles | MACs/cycle | LUT |')
-    print('|---|---|---|---|---|---|---|---|---|---|---|')
+    print('\n| window | d_model | bits | fits at 1 lane | binding (use) | test RMSE | test RMSE, integer bits by sensitivity | MACs | fastest fitting lanes | cycles | MACs/cycle | LUT |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|---|')
     for u in uniform:
         ratio = f'{u["macs"] / u["cycles"]:.1f}' if u['cycles'] else '-'
+        dropped = f'{u["rmse_drop"]:.4f}' if u['rmse_drop'] else '-'
         print(f'| {u["window"]} | {u["d"]} | {u["bits"]} | {"yes" if u["fits"] else "no"} | {u["binding"]} '
-              f'({u["util"]:.0%}) | {u["rmse"]:.4f} | {u["macs"]:,} | {u["lanes"] or "-"} | '
+              f'({u["util"]:.0%}) | {u["rmse"]:.4f} | {dropped} | '
+              f'{u["macs"]:,} | {u["lanes"] or "-"} | '
               f'{u["cycles"] or "-"} | {ratio} | {u["lut"]:,} |')  # fmt: skip
     if tuned:
         print('\n| window | d_model | tuned bits (per group) | integer bits dropped | lanes (DSP), softmax dividers | LUT | BRAM18 | DSP | cycles | MACs | MACs/cycle | test RMSE | 8-bit RMSE | ratio | 8-bit fine-tuned RMSE | ratio |')

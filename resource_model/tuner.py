@@ -600,6 +600,7 @@ def pareto_plot(result: TuneResult, path: Path) -> Path:
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, key, label in ((axes[0], 'LUT', 'LUTs (estimate)'), (axes[1], 'cycles', 'latency (cycles)')):
@@ -610,7 +611,9 @@ def pareto_plot(result: TuneResult, path: Path) -> Path:
         ax.scatter([result.cost.totals['LUT'] if key == 'LUT' else result.cost.cycles], [result.val_loss],
                    marker='*', s=160, c='tab:red', label='chosen (after fine-tuning)', zorder=3)  # fmt: skip
         ax.set_xlabel(label)
-        ax.set_ylabel('validation loss')
+        ax.set_ylabel('validation loss (trials: predicted)')
+        ax.xaxis.set_major_locator(MaxNLocator(6))  # long cycle counts overlap at the default density
+        ax.xaxis.set_major_formatter(StrMethodFormatter('{x:,.0f}'))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f'tuner trials on {result.config["Model"].get("Part", "")}')
