@@ -25,18 +25,15 @@ def main(argv=None):
 
     import hls4ml
     import numpy as np
-    import yaml
 
-    from vhdlspartan import load_model
     from vhdlspartan.datasets import windows
     from vhdlspartan.resource_model.estimate import estimate
     from vhdlspartan.resource_model.report import table
 
     data = windows(args.series, args.window)
-    with open(args.config) as f:  # the model path only; hls4ml reads the rest itself
-        model_path = yaml.load(f, Loader=_keras_model_loader())['KerasModel']
-    keras_model = load_model(model_path)
-    hm = hls4ml.converters.convert_from_config(args.config)
+    config = hls4ml.converters.parse_yaml_config(args.config)  # loads the model of `!keras_model`
+    keras_model = config['KerasModel']
+    hm = hls4ml.converters.convert_from_config(config)
     hm.compile()
     y_keras = keras_model.predict(data.x_test, verbose=0).reshape(-1)
     y_hls = hm.predict(data.x_test).reshape(-1)
@@ -56,17 +53,6 @@ def main(argv=None):
     over = [r for r, cap in est.capacity.items() if r in syn and syn[r] > cap]
     print(f'latches: {syn["latches"]}; over the part: {over or "nothing"}')
     return 0 if ok and syn['latches'] == 0 and not over else 1
-
-
-def _keras_model_loader():
-    """A YAML loader that reads hls4ml's `!keras_model path` tag as the path."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_constructor('!keras_model', lambda loader, node: loader.construct_scalar(node))
-    return Loader
 
 
 if __name__ == '__main__':

@@ -86,16 +86,12 @@ def main(argv=None):
             tuner_finetune(m8ft, data.x_train, data.y_train, data.x_val, data.y_val, args.finetune_epochs, 32, 1e-3, mse, 0)
             rmse8ft = data.scaled_rmse(m8ft.predict(data.x_test, verbose=0))
             for bits in (8, 6, 4):
-                def finetune(b=bits):
-                    m = with_bits(m8, dict.fromkeys(quantized_layers(m8), b))
-                    m.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss='mse')
-                    m.fit(data.x_train, data.y_train, epochs=args.finetune_epochs, batch_size=32, verbose=0)
-                    return m
-
-                def finetune_dropped(b=bits):  # the same, with the integer bits the tuner's sensitivity picks
-                    _, _, drops = sensitivity(m8, groups, (b,), data.x_val, data.y_val, drop_integer=(0, 1, 2))
-                    m = with_bits(m8, dict.fromkeys(quantized_layers(m8), b),
-                                  {layer: drops[g][b] for g, layers in groups.items() for layer in layers})
+                def finetune(b=bits, pick_integer=False):
+                    drop = {}
+                    if pick_integer:  # the integer bits the tuner's sensitivity picks at this width
+                        _, _, drops = sensitivity(m8, groups, (b,), data.x_val, data.y_val, drop_integer=(0, 1, 2))
+                        drop = {layer: drops[g][b] for g, layers in groups.items() for layer in layers}
+                    m = with_bits(m8, dict.fromkeys(quantized_layers(m8), b), drop)
                     m.compile(optimizer=tf.keras.optimizers.Adam(1e-3), loss='mse')
                     m.fit(data.x_train, data.y_train, epochs=args.finetune_epochs, batch_size=32, verbose=0)
                     return m
@@ -103,7 +99,7 @@ def main(argv=None):
                 m = m8 if bits == 8 else cached(bits, finetune)
                 rmse = data.scaled_rmse(m.predict(data.x_test, verbose=0))
                 rmse_drop = None if bits == 8 else data.scaled_rmse(
-                    cached(f'{bits}i', finetune_dropped).predict(data.x_test, verbose=0))
+                    cached(f'{bits}i', lambda: finetune(pick_integer=True)).predict(data.x_test, verbose=0))
                 rmse8 = rmse if bits == 8 else rmse8
                 gb = dict.fromkeys(groups, bits)
                 small = hw.cost(Candidate(gb, 1, 1, 'auto'))

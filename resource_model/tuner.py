@@ -90,17 +90,17 @@ class TuneSpace:
             raise TuneError(f'candidate lanes {self.lanes}: use integers >= 1')
         if not self.dsp_share or not all(0 <= s <= 1 for s in self.dsp_share):
             raise TuneError(f'candidate dsp_share {self.dsp_share}: use fractions in 0..1')
-        if not self.softmax_dividers or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.softmax_dividers
-        ):
+        if not _non_negative_ints(self.softmax_dividers):
             raise TuneError(f'candidate softmax_dividers {self.softmax_dividers}: use integers >= 0 (0: the default)')
-        if not self.drop_integer or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.drop_integer
-        ):
+        if not _non_negative_ints(self.drop_integer):
             raise TuneError(f'candidate drop_integer {self.drop_integer}: use integers >= 0 (0: keep the integer bits)')
         bad = [s for s in self.storage if s not in STORAGE_KINDS]
         if not self.storage or bad:
             raise TuneError(f'candidate storage {bad or self.storage}: use {STORAGE_KINDS}')
+
+
+def _non_negative_ints(values) -> bool:
+    return bool(values) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in values)
 
 
 def check_margin(margin, what: str = 'margin') -> float:
@@ -185,8 +185,7 @@ class HardwareModel:
         return {layer: int(group_bits[g]) for g, layers in self.groups.items() for layer in layers}
 
     def group_drop(self, group_bits: dict) -> dict:
-        """{group: integer bits its activation types drop} at these widths."""
-        return {g: int(self.drop.get(g, {}).get(int(b), 0)) for g, b in group_bits.items()}
+        return drops_at(self.drop, group_bits)
 
     def keras_model(self, group_bits: dict):
         drop = self.group_drop(group_bits)
@@ -245,6 +244,11 @@ def sensitivity(model, groups, bits, x_val, y_val, loss=mse, drop_integer=(0,)) 
     return baseline, table, drops
 
 
+def drops_at(drop_table: dict, group_bits: dict) -> dict:
+    """{group: integer bits its activation types drop} at these widths (0 where none was chosen)."""
+    return {g: int(drop_table.get(g, {}).get(int(b), 0)) for g, b in group_bits.items()}
+
+
 def predicted_loss(baseline, table, group_bits) -> float:
     return baseline + sum(table[g][int(b)] for g, b in group_bits.items())
 
@@ -265,7 +269,6 @@ class TuneResult:
     model: object
     bits: dict  # group -> bits
     layer_bits: dict  # layer -> bits
-    integer_drop: dict  # group -> integer bits its activation types gave up for fraction bits
     candidate: Candidate
     cost: HardwareCost
     val_loss: float
@@ -276,6 +279,11 @@ class TuneResult:
     finetuned: list = field(default_factory=list)  # rows of the fine-tuned candidates
     drop_table: dict = field(default_factory=dict)  # group -> {bits: integer bits dropped}, for every row
     files: dict = field(default_factory=dict)
+
+    @property
+    def integer_drop(self) -> dict:
+        """{group: integer bits its activation types gave up for fraction bits} in the chosen design."""
+        return drops_at(self.drop_table, self.bits)
 
     def summary(self) -> str:
         """The Pareto front against LUTs and the choice, as the CLI and the demo print them."""
@@ -419,8 +427,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'], chosen['softmax_dividers'])
     result = TuneResult(
         config=_final_config(hw, chosen['model'], cand), model=chosen['model'], bits=dict(cand.bits),
-        layer_bits=hw.layer_bits(cand.bits), integer_drop=hw.group_drop(cand.bits), candidate=cand,
-        cost=hw.cost(cand), val_loss=chosen['val_loss'],
+        layer_bits=hw.layer_bits(cand.bits), candidate=cand, cost=hw.cost(cand), val_loss=chosen['val_loss'],
         baseline_loss=baseline, rows=rows, front_lut=pareto(rows, 'LUT'), front_cycles=pareto(rows, 'cycles'),
         finetuned=[{k: v for k, v in r.items() if k != 'model'} for r in finetuned], drop_table=hw.drop,
     )  # fmt: skip
@@ -585,10 +592,11 @@ def write_outputs(result: TuneResult, out: Path) -> dict:
     on_cyc = {r['trial'] for r in result.front_cycles}
     lines = [','.join(head)]
     for r in sorted(result.rows, key=lambda r: r['trial']):
+        drops = drops_at(result.drop_table, r['bits'])
         vals = [r['trial'], f'{r["predicted_loss"]:.6g}', r['LUT'], r['LUTRAM'], r['FF'], r['BRAM18'], r['DSP'],
                 r['cycles'], r['macs'], r['lanes'], r['dsp_lanes'], r['storage'], r['binding'],
                 int(r['trial'] in on_lut), int(r['trial'] in on_cyc), *[r['bits'][g] for g in groups],
-                *[result.drop_table.get(g, {}).get(int(r['bits'][g]), 0) for g in groups]]  # fmt: skip
+                *[drops[g] for g in groups]]  # fmt: skip
         lines.append(','.join(str(v) for v in vals))
     files['trials'].write_text('\n'.join(lines) + '\n')
     files['plot'] = pareto_plot(result, out / 'pareto.png')

@@ -4,6 +4,7 @@ after an interruption, YAML validation, and the no-training hls4ml pass."""
 
 import math
 import os
+from dataclasses import replace
 
 import hls4ml
 import numpy as np
@@ -112,7 +113,7 @@ def _budget_margin(model, part='xc7s15'):
 def test_tuner_fits_a_tight_budget_by_estimate_and_by_synthesis(trained, tmp_path):
     model, data = trained
     margin = _budget_margin(model)
-    space = TuneSpace(bits=(4, 6, 8), lanes=(1, 2, 4), dsp_share=(1.0, 0.0), drop_integer=(0, 2))
+    space = replace(SPACE, drop_integer=(0, 2))
     result = tune(model, _data(data), part='xc7s15', space=space, margin=margin, trials=10, finetune_top=2,
                   finetune_epochs=1, out_dir=tmp_path / 'tune', progress=False)  # fmt: skip
     limit = 1 - margin
@@ -151,7 +152,7 @@ def test_impossible_budget_names_the_binding_resource(trained, tmp_path):
 
 def test_study_resumes_after_interruption_without_losing_trials(trained, tmp_path, monkeypatch):
     model, data = trained
-    space = TuneSpace(bits=(4, 6, 8), lanes=(1, 2, 4), dsp_share=(1.0, 0.0), **KEEP)
+    space = replace(SPACE, **KEEP)
     kwargs = dict(part='xc7s15', space=space, finetune_top=1, finetune_epochs=0, out_dir=tmp_path, progress=False)
     tune(model, _data(data), trials=3, **kwargs)
     storage = f'sqlite:///{tmp_path / "study.db"}'
