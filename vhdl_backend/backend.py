@@ -117,7 +117,7 @@ class VHDLSpartanBackend(FPGABackend):
         if synth:
             from ..resource_model.estimate import RESOURCES, estimate_design
 
-            syn = synthesis.synthesize(design, out_dir)
+            syn = synthesis.synthesize(design, out_dir, model.config.get_config_value('ClockPeriod'))
             est = estimate_design(design, model.config.get_config_value('Part'))
             syn['estimate'] = est.total
             syn['estimate_error'] = {r: (est.total[r] - syn[r]) / syn[r] if syn[r] else float(est.total[r])

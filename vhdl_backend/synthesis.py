@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from . import timing
 from .simulation import GHDL_FLAGS, analyze, ghdl
 from .units.base import vhdl_style
 
@@ -61,6 +62,7 @@ def yosys_script(design, netlist: str) -> str:
         f'synth_xilinx -family xc7 -top {design.project} -run map_dsp:',
         'tee -q -o stat.json stat -json',
         'tee -o stat.txt stat',
+        'write_json -compat-int netlist.json',  # for the timing walk (timing.py); keeps the hierarchy
     ]
     return '\n'.join(lines) + '\n'
 
@@ -134,7 +136,7 @@ def resources_of(cells: dict) -> dict:
     }
 
 
-def synthesize(design, out_dir) -> dict:
+def synthesize(design, out_dir, clock_ns: float | None = None) -> dict:
     project_dir = Path(out_dir).resolve()
     syn_dir = project_dir / 'synth'
     work = syn_dir / 'work'
@@ -156,5 +158,7 @@ def synthesize(design, out_dir) -> dict:
         raise RuntimeError(f'Yosys failed (log: {syn_dir / "yosys.log"}):\n{res.stdout[-2000:]}{res.stderr[-2000:]}')
     stat = json.loads((syn_dir / 'stat.json').read_text())
     report = count_cells(stat, design.project)
+    report['timing'] = timing.analyze(json.loads((syn_dir / 'netlist.json').read_text()), design.project, clock_ns)
+    (syn_dir / 'timing.json').write_text(json.dumps(report['timing'], indent=1) + '\n')
     report['logs'] = {'ghdl': str(syn_dir / 'ghdl_synth.log'), 'yosys': str(syn_dir / 'yosys.log')}
     return report
