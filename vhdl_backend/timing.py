@@ -263,15 +263,16 @@ def unit_of(path: str) -> str:
     return path.split('/', 1)[0] if '/' in path else 'top'
 
 
-def format_report(t: dict) -> str:
+def format_report(t: dict, units: int = 12) -> str:
     if not t.get('paths'):
         return 'timing: no register-to-register paths'
     lines = [f"timing (estimate): worst path {t['delay_ns']:.2f} ns, {t['levels']} LUT levels -> "
              f"Fmax {t['fmax_mhz']:.0f} MHz; deepest {t['max_levels']} levels; budget {t['budget_ns']:.2f} ns "
              f"and {BUDGET_LEVELS} levels: {'met' if t['meets'] else 'NOT met'}",
              f"  worst: {t['worst']['start']} -> {t['worst']['end']}"]  # fmt: skip
-    for unit, u in list(t['per_unit'].items())[:12]:
-        lines.append(f"  {unit:28s} {u['delay_ns']:5.2f} ns {u['levels']:2d} levels (deepest {u['max_levels']})")
+    for unit, u in list(t['per_unit'].items())[:units]:
+        lines.append(f"  {unit:32s} {u['delay_ns']:5.2f} ns {u['levels']:2d} levels (deepest {u['max_levels']}) "
+                     f"-> {u['end']}")
     return '\n'.join(lines)
 
 
