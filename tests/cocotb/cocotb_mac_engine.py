@@ -65,8 +65,9 @@ def _dot_products(rng: random.Random, lanes: int, a_w: int, b_w: int, count: int
 
 @cocotb.test()
 async def mac_engine_random_dot_products(dut):
-    """acc and acc_valid against exact dot products; the shadow bank (sum = word sel of the sums
-    shown at the last acc_valid, from the next cycle on) read through a random sel every cycle."""
+    """acc and acc_valid against exact dot products; the shadow bank (holding, from the next cycle
+    on, the sums shown at the last acc_valid) read through a random sel every cycle: sum shows
+    word sel of the cycle before (a registered select)."""
     lanes, dsp_lanes = _env_int('LANES'), _env_int('DSP_LANES')
     a_w, b_w, acc_w = _env_int('A_W'), _env_int('B_W'), _env_int('ACC_W')
     exact = os.environ.get('MAC_EXACT', '1') == '1'  # ACC_W holds every sum of this case
@@ -118,6 +119,7 @@ async def mac_engine_random_dot_products(dut):
     sel_w = len(dut.sel)
     shadow = [0] * lanes  # what the shadow must hold in the current cycle
     sel_prev = 0
+    want_sum = 0  # the word the registered select shows in the next cycle
     Clock(dut.clk, 10, unit='ns').start(start_high=False)
 
     seen = 0
@@ -126,8 +128,8 @@ async def mac_engine_random_dot_products(dut):
         # Outputs of this cycle.
         acc_valid = int(dut.acc_valid.value)
         got_sum = _wrap(dut.sum.value.to_unsigned(), acc_w)
-        want_sum = _wrap(shadow[sel_prev], acc_w) if sel_prev < lanes else 0
-        assert got_sum == want_sum, f'cycle {cycle}: sum (sel {sel_prev}) {got_sum}, expected {want_sum}'
+        assert got_sum == want_sum, f'cycle {cycle}: sum (sel {sel_prev} a cycle before) {got_sum}, expected {want_sum}'
+        shadow_now = shadow
         want = expected.get(cycle)
         if want is None:
             assert acc_valid == 0, f'cycle {cycle}: acc_valid high with no dot product ending {LATENCY} cycles before'
@@ -150,5 +152,6 @@ async def mac_engine_random_dot_products(dut):
         dut.b.value = b_raw
         sel_prev = rng.randrange(1 << sel_w)  # past LANES - 1 too, when LANES is no power of 2: reads 0
         dut.sel.value = sel_prev
+        want_sum = _wrap(shadow_now[sel_prev], acc_w) if sel_prev < lanes else 0  # read before the load
     assert seen == len(expected)
     dut._log.info('%d dot products checked over %d cycles', seen, len(stream))

@@ -21,6 +21,10 @@ from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack
 from .rom_pack import weight_packs
 
 ENGINE_DRAIN_CYCLES = 4  # a group's last issue to its sums: operand read, engine input register, product, accumulator
+# vs_dense_ctrl's write-back pipeline: select (shadow word and bias), sum, round, saturate, and a
+# second round and saturate when an activation is fused: word k selected in cycle c is written in
+# cycle c + WB_STAGES (before the pipeline it was c + 1).
+WB_STAGES, WB_STAGES_FUSED = 4, 6
 
 
 def lanes_for_reuse(n_in: int, n_out: int, reuse: int, lanes: int, what: str) -> int:
@@ -93,13 +97,17 @@ class EngineJob:
     def groups(self) -> int:
         return -(-self.n_out // self.lanes_used)
 
+    @property
+    def wb_stages(self) -> int:
+        return WB_STAGES if self.post is None else WB_STAGES_FUSED
+
     def cycles(self) -> int:
         """Start to done in vs_dense_ctrl: groups of P outputs are issued back to back (n_in cycles
         each) while the previous group is written from the shadow bank (one output a cycle), so a
         group costs max(n_in, outputs of the group before); the last one then drains and is written."""
         p, n_in, rows = self.lanes_used, self.n_in, self.n_h * self.n_t
         last_nw = self.n_out - (self.groups - 1) * p
-        return (1 + n_in + ENGINE_DRAIN_CYCLES + last_nw
+        return (self.wb_stages + n_in + ENGINE_DRAIN_CYCLES + last_nw
                 + rows * (self.groups - 1) * max(n_in, p) + (rows - 1) * max(n_in, last_nw))  # fmt: skip
 
     def macs(self) -> int:
@@ -126,15 +134,17 @@ class EngineJob:
         return {self.x.name: first}
 
     def write_cycles(self):
-        """Output k of a group is written in cycle s + n_in + ENGINE_DRAIN_CYCLES + 1 + k (its sums
-        show at the last issue + the drain, then one write a cycle); None when y is banked."""
+        """Output k of a group is written in cycle s + n_in + ENGINE_DRAIN_CYCLES + wb_stages + k (its
+        sums show at the last issue + the drain, then one a cycle through the write-back pipeline);
+        None when y is banked."""
         if self.y.banks > 1:
             return None
         geo = self.geometry()
         writes = np.zeros(self.y.depth, dtype=np.int64)
         for h, t, g, nw, s in self._groups_timed():
             k = np.arange(nw)
-            writes[h * geo['Y_H'] + t * geo['Y_T'] + g * self.lanes_used + k] = s + self.n_in + ENGINE_DRAIN_CYCLES + 1 + k
+            writes[h * geo['Y_H'] + t * geo['Y_T'] + g * self.lanes_used + k] = (
+                s + self.n_in + ENGINE_DRAIN_CYCLES + self.wb_stages + k)
         return writes
 
     # -- VHDL --------------------------------------------------------------------------

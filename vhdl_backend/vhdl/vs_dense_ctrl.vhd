@@ -5,15 +5,18 @@
 -- P outputs. Issuing a group takes N_IN cycles: x[XB + i] and the P operands w[WB + i * W_SI]
 -- go to the engine, where XB = h*X_H + t*X_T, WB = h*W_H + g*W_G. The engine's sums appear
 -- 4 cycles after a group's last issue cycle (eng_acc_valid) and are copied into the engine's
--- shadow bank; from the next cycle on, the write-back reads lane k's sum from it (eng_sel =
--- k, eng_sum), adds the lane's bias, requantizes and writes
+-- shadow bank; from the next cycle on, the write-back reads lane k's sum from it (eng_sel = k, a
+-- register of this controller; the engine registers the word it selects, eng_sum, for the next
+-- cycle), adds the lane's bias, requantizes and writes
 -- y[YB + gP + k] (k = 0 .. nw - 1; YB = h*Y_H + t*Y_T), one output a cycle, while the engine
 -- already accumulates the next groups. nw is P, or LAST_NW for the last group of a row.
--- The shadow must hold group j until its last write, so group j + 1 (whose sums arrive
+-- The write-back is a pipeline of WB_STAGES registers (see below) so that no path between
+-- registers holds more than one adder: word k is selected in cycle c, written in cycle c + WB_STAGES.
+-- The shadow must hold group j until its last read, so group j + 1 (whose sums arrive
 -- max(N_IN, nw_j) cycles after group j's) is issued right after group j, or after a stall of
 -- nw_j - N_IN cycles when N_IN < nw_j. Cycles from start to done (G groups, the last one then
--- drains (4) and is written (LAST_NW) before done):
---   5 + N_IN + LAST_NW + N_H * N_T * (N_GROUPS - 1) * max(N_IN, P)
+-- drains (4) and is written (LAST_NW, through the pipeline) before done):
+--   4 + WB_STAGES + N_IN + LAST_NW + N_H * N_T * (N_GROUPS - 1) * max(N_IN, P)
 --     + (N_H * N_T - 1) * max(N_IN, LAST_NW),
 -- N_GROUPS = ceil(N_OUT / P), LAST_NW = N_OUT - (N_GROUPS - 1) * P.
 -- Y_MODE says how the result buffer is banked (y_bank is a one-hot bank write select):
@@ -21,6 +24,12 @@
 -- 2 by column (bank k, word YB + g; P = Y_BANKS).
 -- All engine outputs (eng_sel included) are zero while idle, so the top level ORs the engine
 -- inputs of all clients.
+-- Write-back stages (WB_STAGES = 4, or 6 with a fused activation), each ending in a register:
+--   select: eng_sel (register) -> engine's shadow select -> eng_sum; the bias address (register) -> ROM
+--   sum:    eng_sum << ACC_SHIFT + bias << BIAS_SHIFT
+--   round:  to the output scale (vs_round), not yet saturated
+--   sat:    saturate (and ReLU, when an activation is fused) -> y_data, or the product's type D
+--   round2, sat2 (fused activation only): D to y's type
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -100,14 +109,27 @@ architecture rtl of vs_dense_ctrl is
   -- The group being written sits in the engine's shadow bank, loaded when eng_acc_valid is high
   -- (the one cycle the engine shows a group's sums before the next group's first products replace
   -- them); the write-back reads word k of it.
-  signal y_bank_r : std_logic_vector(Y_BANKS - 1 downto 0) := (others => '0');
-  signal v1, f1, l1, y_we_r, done_r : std_logic := '0';
-  signal y_addr_r : std_logic_vector(YA_W - 1 downto 0) := (others => '0');
+  signal v1, f1, l1 : std_logic := '0';
+  signal sel_r : natural range 0 to P := 0;  -- eng_sel: k while writing, else 0
+  signal b_addr_r : std_logic_vector(BA_W - 1 downto 0) := (others => '0');
+  -- write-back pipeline: data stages, and the write's control delayed alongside them
+  constant WB_STAGES : positive := 4 + 2 * POST;
+  constant RQ_W : positive := vs_round_len(SUM_W, OUT_SHIFT);
+  constant DQ_W : positive := vs_round_len(D_W + 1, POST_SHIFT);
+  signal sum_r : signed(SUM_W - 1 downto 0) := (others => '0');
+  signal rq_r : signed(RQ_W - 1 downto 0) := (others => '0');
+  signal d_r : signed(D_W downto 0) := (others => '0');
+  signal dq_r : signed(DQ_W - 1 downto 0) := (others => '0');
   signal y_data_r : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
+  type addr_pipe_t is array (1 to WB_STAGES) of std_logic_vector(YA_W - 1 downto 0);
+  type bank_pipe_t is array (1 to WB_STAGES) of std_logic_vector(Y_BANKS - 1 downto 0);
+  signal addr_p : addr_pipe_t := (others => (others => '0'));
+  signal bank_p : bank_pipe_t := (others => (others => '0'));
+  signal we_p, done_p : std_logic_vector(1 to WB_STAGES) := (others => '0');
   signal nw_i, nw_w, nw_prev : natural range 1 to P;
   signal b_next : natural range 0 to N_GROUPS * P;
 begin
-  eng_sel <= std_logic_vector(to_unsigned(k, eng_sel'length)) when wst = W_WRITE else (others => '0');
+  eng_sel <= std_logic_vector(to_unsigned(sel_r, eng_sel'length));
   nw_i <= LAST_NW when g = N_GROUPS - 1 else P;      -- outputs of the group being issued
   nw_prev <= LAST_NW when g = 0 else P;              -- in I_STALL: of the group issued last
   nw_w <= LAST_NW when gw = N_GROUPS - 1 else P;     -- of the group being written
@@ -115,12 +137,7 @@ begin
 
   x_addr <= std_logic_vector(to_unsigned(xbase + i, XA_W)) when ist = I_ISSUE else (others => '0');
   w_addr <= std_logic_vector(to_unsigned(wbase + wi, WA_W)) when ist = I_ISSUE else (others => '0');
-  -- The bias ROM answers a cycle later: ask for the bias of the next write. Waiting for sums, that
-  -- is output 0 of the group; at the last write of a group it is output 0 of the next group
-  -- (whose sums may arrive in this very cycle).
-  b_addr <= std_logic_vector(to_unsigned(gbase + k + 1, BA_W)) when wst = W_WRITE and k /= nw_w - 1 else
-            std_logic_vector(to_unsigned(b_next, BA_W)) when wst = W_WRITE else
-            std_logic_vector(to_unsigned(gbase, BA_W)) when wst = W_WAIT else (others => '0');
+  b_addr <= b_addr_r;
 
   -- Operands arrive one cycle after their addresses (registered reads).
   eng_valid <= v1;
@@ -138,14 +155,54 @@ begin
     end generate;
   end generate;
 
-  process (clk)
-    variable acc_k : signed(ACC_W - 1 downto 0);
-    variable sum   : signed(SUM_W - 1 downto 0);
+  -- The write-back's data stages run every cycle; only the control pipeline says which results
+  -- are written. Stage "sum" sees eng_sum and b_data of the word selected a cycle earlier.
+  datapath : process (clk)
     variable d_val : signed(D_W downto 0);
   begin
     if rising_edge(clk) then
-      y_we_r <= '0';
-      done_r <= '0';
+      sum_r <= shift_left(resize(signed(eng_sum), SUM_W), vs_max(ACC_SHIFT, 0))
+               + shift_left(resize(vs_to_signed(b_data, BIAS_SIGNED, BIAS_W + 1), SUM_W), vs_max(BIAS_SHIFT, 0));
+      rq_r <= vs_round(sum_r, OUT_SHIFT, D_RND * POST + RND * (1 - POST));
+      if POST = 0 then
+        y_data_r <= vs_saturate(rq_r, Y_W, Y_SIGNED, SAT);
+      else
+        d_val := vs_to_signed(vs_saturate(rq_r, D_W, D_SIGNED, D_SAT), D_SIGNED, D_W + 1);
+        if POST_RELU = 1 and d_val < 0 then
+          d_val := (others => '0');
+        end if;
+        d_r <= d_val;
+        dq_r <= vs_round(d_r, POST_SHIFT, RND);
+        y_data_r <= vs_saturate(dq_r, Y_W, Y_SIGNED, SAT);
+      end if;
+    end if;
+  end process;
+
+  process (clk)
+  begin
+    if rising_edge(clk) then
+      we_p(1) <= '0';
+      done_p(1) <= '0';
+      sel_r <= 0;
+      for s in 2 to WB_STAGES loop
+        we_p(s) <= we_p(s - 1);
+        done_p(s) <= done_p(s - 1);
+        addr_p(s) <= addr_p(s - 1);
+        bank_p(s) <= bank_p(s - 1);
+      end loop;
+      -- The bias ROM answers a cycle after its address and the engine's eng_sum a cycle after
+      -- eng_sel: both are asked for the word selected next. Waiting for sums, that is output 0 of
+      -- the group; at the last write of a group it is output 0 of the next group (whose sums may
+      -- arrive in this very cycle).
+      if wst = W_WRITE and k /= nw_w - 1 then
+        b_addr_r <= std_logic_vector(to_unsigned(gbase + k + 1, BA_W));
+      elsif wst = W_WRITE then
+        b_addr_r <= std_logic_vector(to_unsigned(b_next, BA_W));
+      elsif wst = W_WAIT then
+        b_addr_r <= std_logic_vector(to_unsigned(gbase, BA_W));
+      else
+        b_addr_r <= (others => '0');
+      end if;
       if ist = I_ISSUE then v1 <= '1'; else v1 <= '0'; end if;
       -- first/last only while issuing: idle controllers drive zeros into the shared engine.
       -- A group's first product restarts each lane's sum, so groups can follow back-to-back.
@@ -155,6 +212,8 @@ begin
         ist <= I_IDLE;
         wst <= W_IDLE;
         v1 <= '0';
+        we_p <= (others => '0');
+        done_p <= (others => '0');
       else
         -- if/elsif, not case: GHDL writes a case as a Verilog case without default,
         -- in which Yosys infers latches
@@ -213,31 +272,20 @@ begin
             wst <= W_WAIT;
           end if;
         elsif wst = W_WRITE then
-          acc_k := signed(eng_sum);
-          sum := shift_left(resize(acc_k, SUM_W), vs_max(ACC_SHIFT, 0))
-                 + shift_left(resize(vs_to_signed(b_data, BIAS_SIGNED, BIAS_W + 1), SUM_W), vs_max(BIAS_SHIFT, 0));
-          if POST = 0 then
-            y_data_r <= vs_requant(sum, OUT_SHIFT, Y_W, Y_SIGNED, RND, SAT);
-          else
-            d_val := vs_to_signed(vs_requant(sum, OUT_SHIFT, D_W, D_SIGNED, D_RND, D_SAT), D_SIGNED, D_W + 1);
-            if POST_RELU = 1 and d_val < 0 then
-              d_val := (others => '0');
-            end if;
-            y_data_r <= vs_requant(d_val, POST_SHIFT, Y_W, Y_SIGNED, RND, SAT);
-          end if;
+          -- the write of word k enters the control pipeline (its data enters at stage "sum")
           if Y_MODE = 2 then
-            y_addr_r <= std_logic_vector(to_unsigned(ybase + gw, YA_W));
+            addr_p(1) <= std_logic_vector(to_unsigned(ybase + gw, YA_W));
           else
-            y_addr_r <= std_logic_vector(to_unsigned(ybase + gbase + k, YA_W));
+            addr_p(1) <= std_logic_vector(to_unsigned(ybase + gbase + k, YA_W));
           end if;
           for b in 0 to Y_BANKS - 1 loop
             if (Y_MODE = 2 and b = k) or (Y_MODE /= 2 and b = tb) then
-              y_bank_r(b) <= '1';
+              bank_p(1)(b) <= '1';
             else
-              y_bank_r(b) <= '0';
+              bank_p(1)(b) <= '0';
             end if;
           end loop;
-          y_we_r <= '1';
+          we_p(1) <= '1';
           if k = nw_w - 1 then
             k <= 0;
             wst <= W_WAIT;
@@ -246,7 +294,7 @@ begin
               if tw = N_T - 1 then
                 tw <= 0; tb <= 0;
                 if hw = N_H - 1 then
-                  done_r <= '1';
+                  done_p(1) <= '1';
                   wst <= W_IDLE;
                 else
                   hw <= hw + 1;
@@ -267,6 +315,7 @@ begin
             end if;
           else
             k <= k + 1;
+            sel_r <= k + 1;
           end if;
         end if;
         -- A group's sums: the schedule above makes them arrive while waiting or in the cycle of
@@ -279,9 +328,9 @@ begin
     end if;
   end process;
 
-  y_we <= y_we_r;
-  y_bank <= y_bank_r;
-  y_addr <= y_addr_r;
+  y_we <= we_p(WB_STAGES);
+  y_bank <= bank_p(WB_STAGES);
+  y_addr <= addr_p(WB_STAGES);
   y_data <= y_data_r;
-  done <= done_r;
+  done <= done_p(WB_STAGES);
 end architecture;

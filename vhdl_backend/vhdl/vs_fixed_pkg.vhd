@@ -13,9 +13,13 @@ package vs_fixed_pkg is
   function vs_round_inc(mode : natural; q_odd, above, tie, nonzero, neg : boolean) return boolean;
   -- v is at the target scale; bring it into a w-bit (un)signed range.
   function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector;
-  -- Cast v (frac bits f_in) to a type with f_in - shift frac bits.
+  -- Cast v (frac bits f_in) to a type with f_in - shift frac bits: vs_saturate(vs_round(...)).
   function vs_requant(v : signed; shift : integer; w : positive; is_signed : boolean; rnd, sat : natural)
     return std_logic_vector;
+  -- The rounding half of vs_requant: v brought to the target scale, rounded, not yet saturated,
+  -- vs_round_len(v'length, shift) bits long. A pipeline registers it and saturates a cycle later.
+  function vs_round(v : signed; shift : integer; rnd : natural) return signed;
+  function vs_round_len(len : positive; shift : integer) return positive;
   function vs_max(a, b : integer) return integer;
   function vs_clog2(n : positive) return natural;
 end package;
@@ -79,15 +83,27 @@ package body vs_fixed_pkg is
     return std_logic_vector(x(w - 1 downto 0));      -- WRAP keeps the low bits
   end function;
 
+  function vs_round_len(len : positive; shift : integer) return positive is
+  begin
+    if shift <= 0 then return len - shift; end if;
+    return vs_max(len, shift + 1) + 1;
+  end function;
+
   function vs_requant(v : signed; shift : integer; w : positive; is_signed : boolean; rnd, sat : natural)
     return std_logic_vector is
+  begin
+    return vs_saturate(vs_round(v, shift, rnd), w, is_signed, sat);
+  end function;
+
+  function vs_round(v : signed; shift : integer; rnd : natural) return signed is
     constant L : positive := vs_max(v'length, shift + 1) + 1;
     variable x : signed(L - 1 downto 0) := resize(v, L);
     variable q : signed(L - 1 downto 0);
+    variable inc : signed(1 downto 0);
     variable above, tie, nonzero : boolean;
   begin
     if shift <= 0 then
-      return vs_saturate(shift_left(resize(v, v'length - shift), -shift), w, is_signed, sat);
+      return shift_left(resize(v, v'length - shift), -shift);
     end if;
     q := shift_right(x, shift);
     nonzero := x(shift - 1 downto 0) /= 0;
@@ -98,9 +114,10 @@ package body vs_fixed_pkg is
       tie := x(shift - 1) = '1' and x(shift - 2 downto 0) = 0;
       above := x(shift - 1) = '1' and x(shift - 2 downto 0) /= 0;
     end if;
+    inc := "00";
     if vs_round_inc(rnd, q(0) = '1', above, tie, nonzero, x(L - 1) = '1') then
-      q := q + 1;
+      inc := "01";
     end if;
-    return vs_saturate(q, w, is_signed, sat);
+    return q + inc;  -- the increment enters the adder, no mux after it
   end function;
 end package body;

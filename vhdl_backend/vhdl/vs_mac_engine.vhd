@@ -5,9 +5,10 @@
 -- accumulator registered; acc_valid is high for one cycle, 3 cycles after in_valid and in_last
 -- are presented, in the cycle acc first shows the finished sums (held until the next sum starts).
 -- The shadow bank: in that cycle the sums are also copied into LANES shadow words, which the
--- running controller reads one a cycle (sum = shadow word sel) while the lanes already
--- accumulate its next group. One shadow for all controllers, since only one runs at a time;
--- idle controllers drive sel = 0, so the top level ORs the sel of all clients.
+-- running controller reads one a cycle (sum = shadow word sel, registered: it shows the word
+-- the cycle after sel) while the lanes already accumulate its next group. One shadow for all
+-- controllers, since only one runs at a time; idle controllers drive sel = 0, so the top level
+-- ORs the sel of all clients (each client's sel is a register of its own).
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -42,6 +43,7 @@ architecture rtl of vs_mac_engine is
   signal acc_all : std_logic_vector(LANES * ACC_W - 1 downto 0);
   -- A flat vector and a loop select, not an array indexed by sel: synthesis sees no memory.
   signal shadow : std_logic_vector(LANES * ACC_W - 1 downto 0) := (others => '0');
+  signal sum_r : std_logic_vector(ACC_W - 1 downto 0) := (others => '0');
 begin
   process (clk)
   begin
@@ -61,17 +63,20 @@ begin
   acc_valid <= l_a;
   acc <= acc_all;
 
-  process (shadow, sel)
+  process (clk)
     variable word : std_logic_vector(ACC_W - 1 downto 0);
   begin
-    word := (others => '0');
-    for k in 0 to LANES - 1 loop
-      if to_integer(unsigned(sel)) = k then
-        word := shadow((k + 1) * ACC_W - 1 downto k * ACC_W);
-      end if;
-    end loop;
-    sum <= word;
+    if rising_edge(clk) then
+      word := (others => '0');
+      for k in 0 to LANES - 1 loop
+        if to_integer(unsigned(sel)) = k then
+          word := shadow((k + 1) * ACC_W - 1 downto k * ACC_W);
+        end if;
+      end loop;
+      sum_r <= word;
+    end if;
   end process;
+  sum <= sum_r;
 
   lanes_gen : for k in 0 to LANES - 1 generate
     signal acc_k : signed(ACC_W - 1 downto 0);
