@@ -166,7 +166,7 @@ def _writes(job, value_at) -> list:
     """Expected writes in the controller's order (head, row, group, lane): (cycles after start,
     one-hot bank, address, value); value_at(h, t, o) -> (bank, address, value).
     The schedule, modelled by its resources: the engine takes a group's operands in n_in
-    consecutive cycles (the first group in cycles 1..n_in after start), and its sums show 4 cycles
+    consecutive cycles (the first group in cycles 1..n_in after start), and its sums show 5 cycles
     after the last (ENGINE_DRAIN_CYCLES); the write-back, one output a cycle from the cycle after
     the sums (the shadow bank), must have written the previous group by then, otherwise issuing
     waits. A word selected in cycle c is seen written in cycle c + 4 (the write-back pipeline:
@@ -178,8 +178,8 @@ def _writes(job, value_at) -> list:
         for t in range(job.n_t):
             for g in range(groups):
                 nw = min(p, job.n_out - g * p)
-                last_issue = max(last_issue + n_in, last_write - 4)  # first write after the previous last
-                first_write = last_issue + 4 + 1
+                last_issue = max(last_issue + n_in, last_write - 5)  # first write after the previous last
+                first_write = last_issue + 5 + 1
                 assert first_write > last_write
                 for k in range(nw):
                     bank, addr, v = value_at(h, t, g * p + k)
@@ -334,7 +334,7 @@ def test_matmul(tmp_path, make_job, make_run, lanes, dsp_lanes):
     groups = -(-generics['N_OUT'] // p)
     last_nw = generics['N_OUT'] - (groups - 1) * p
     wb_stages = 4 + 2 * generics['POST']
-    cycles = 4 + wb_stages + n_in + last_nw + rows * (groups - 1) * max(n_in, p) + (rows - 1) * max(n_in, last_nw)
+    cycles = 5 + wb_stages + n_in + last_nw + rows * (groups - 1) * max(n_in, p) + (rows - 1) * max(n_in, last_nw)
     assert cycles == job.cycles()
     rng = random.Random(lanes * 100 + dsp_lanes)
     runs = [make_run(job, rng, kind) for kind in ('edge', 'small', 'uniform', 'edge')]

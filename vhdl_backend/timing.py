@@ -253,7 +253,8 @@ def analyze(netlist_json: dict, top: str, clock_ns: float | None = None) -> dict
         'deepest': deep,
         'paths': len(ends),
         'per_unit': {u: {'delay_ns': round(e[0], 3), 'levels': e[2], 'max_levels': levels_of[u],
-                         'end': f'{netlist.cells[e[3]].path}.{e[4]}'}
+                         'start': describe(e, walk.delay)['start'], 'end': f'{netlist.cells[e[3]].path}.{e[4]}',
+                         'cells': describe(e, walk.delay)['cells']}
                      for u, e in sorted(per_unit.items(), key=lambda kv: -kv[1][0])},  # fmt: skip
     }
 

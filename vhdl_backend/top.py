@@ -153,7 +153,8 @@ def start_signals(design, signals: list, body: list) -> None:
     overlaps the one before (schedule.py), sched_tick reaching its start cycle."""
     units, sched = design.units, design.schedule()
     for k, unit in enumerate(units):
-        signals.append(f'signal {unit.name}_start, {unit.name}_done : std_logic;')
+        init = " := '0'" if k in sched.ticked else ''
+        signals.append(f'signal {unit.name}_start, {unit.name}_done : std_logic{init};')
         if sched.starts[k] == 0:
             body.append(f'  {unit.name}_start <= start;\n')
         elif k not in sched.ticked:
@@ -183,8 +184,22 @@ def start_signals(design, signals: list, body: list) -> None:
     end if;
   end process;
 """)
+    # Each start is a register of its own (the compare with the counter stays out of the unit's
+    # start logic): set in the cycle before its start cycle.
     for k in sched.ticked:
-        body.append(f"  {units[k].name}_start <= '1' when sched_run = '1' and sched_tick = {sched.starts[k]} else '0';\n")
+        n, s = units[k].name, sched.starts[k]
+        before = "start = '1'" if s == 1 else f"sched_run = '1' and sched_tick = {s - 1}"
+        body.append(f"""  process (clk)
+  begin
+    if rising_edge(clk) then
+      if rst = '0' and {before} then
+        {n}_start <= '1';
+      else
+        {n}_start <= '0';
+      end if;
+    end if;
+  end process;
+""")
 
 
 def testbench_vhdl(design) -> str:

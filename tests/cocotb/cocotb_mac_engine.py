@@ -18,7 +18,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
-LATENCY = 3  # acc_valid: cycles after the cycle presenting in_valid & in_last
+LATENCY = 4  # acc_valid: cycles after the cycle presenting in_valid & in_last
 
 
 def _env_int(name: str) -> int:

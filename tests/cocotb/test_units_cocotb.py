@@ -22,6 +22,9 @@ MAC_CASES = [
     pytest.param(4, 2, 8, 8, 20, 24, True, id='L4-dsp2-a8b8-acc20'),
     pytest.param(1, 1, 17, 13, 48, 40, True, id='L1-dsp1-a17b13-acc48'),
     pytest.param(5, 0, 2, 3, 9, 12, True, id='L5-dsp0-a2b3-acc9'),
+    # LUT lanes whose b spans several 4-bit slices, the top one short (17 = 4 + 4 + 4 + 4 + 1)
+    pytest.param(2, 0, 17, 17, 40, 20, True, id='L2-dsp0-a17b17-acc40'),
+    pytest.param(3, 1, 9, 6, 19, 16, True, id='L3-dsp1-a9b6-acc19'),
     # accumulator as narrow as the generator ever makes it (A_W + B_W): long extreme sums wrap
     pytest.param(3, 3, 6, 5, 11, 40, False, id='L3-dsp3-a6b5-acc11-wrap'),
 ]

@@ -20,7 +20,7 @@ from ...integer_ops import cast_sum
 from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 from .rom_pack import weight_packs
 
-ENGINE_DRAIN_CYCLES = 4  # a group's last issue to its sums: operand read, engine input register, product, accumulator
+ENGINE_DRAIN_CYCLES = 5  # a group's last issue to its sums: operand read, engine input register, product (2), accumulator
 # vs_dense_ctrl's write-back pipeline: select (shadow word and bias), sum, round, saturate, and a
 # second round and saturate when an activation is fused: word k selected in cycle c is written in
 # cycle c + WB_STAGES (before the pipeline it was c + 1).

@@ -4,7 +4,7 @@
 -- Groups j = 0 .. G - 1 (G = N_H * N_T * N_GROUPS) run in the order head h, row t, group g of
 -- P outputs. Issuing a group takes N_IN cycles: x[XB + i] and the P operands w[WB + i * W_SI]
 -- go to the engine, where XB = h*X_H + t*X_T, WB = h*W_H + g*W_G. The engine's sums appear
--- 4 cycles after a group's last issue cycle (eng_acc_valid) and are copied into the engine's
+-- 5 cycles after a group's last issue cycle (eng_acc_valid) and are copied into the engine's
 -- shadow bank; from the next cycle on, the write-back reads lane k's sum from it (eng_sel = k, a
 -- register of this controller; the engine registers the word it selects, eng_sum, for the next
 -- cycle), adds the lane's bias, requantizes and writes
@@ -15,8 +15,8 @@
 -- The shadow must hold group j until its last read, so group j + 1 (whose sums arrive
 -- max(N_IN, nw_j) cycles after group j's) is issued right after group j, or after a stall of
 -- nw_j - N_IN cycles when N_IN < nw_j. Cycles from start to done (G groups, the last one then
--- drains (4) and is written (LAST_NW, through the pipeline) before done):
---   4 + WB_STAGES + N_IN + LAST_NW + N_H * N_T * (N_GROUPS - 1) * max(N_IN, P)
+-- drains (5) and is written (LAST_NW, through the pipeline) before done):
+--   5 + WB_STAGES + N_IN + LAST_NW + N_H * N_T * (N_GROUPS - 1) * max(N_IN, P)
 --     + (N_H * N_T - 1) * max(N_IN, LAST_NW),
 -- N_GROUPS = ceil(N_OUT / P), LAST_NW = N_OUT - (N_GROUPS - 1) * P.
 -- Y_MODE says how the result buffer is banked (y_bank is a one-hot bank write select):
@@ -94,7 +94,7 @@ architecture rtl of vs_dense_ctrl is
   signal g     : natural range 0 to N_GROUPS := 0;
   signal t     : natural range 0 to N_T := 0;
   signal h     : natural range 0 to N_H := 0;
-  signal sc    : natural range 0 to P := 0;  -- stall cycles so far
+  signal sc    : natural range 0 to P := 0;  -- stall cycles still to wait, after this one
   signal xhead, xbase : natural range 0 to N_H * X_H + N_T * X_T + 1 := 0;
   signal whead, wbase : natural range 0 to N_H * W_H + N_GROUPS * W_G + 1 := 0;
   signal wi    : natural range 0 to N_IN * W_SI + 1 := 0;
@@ -126,12 +126,11 @@ architecture rtl of vs_dense_ctrl is
   signal addr_p : addr_pipe_t := (others => (others => '0'));
   signal bank_p : bank_pipe_t := (others => (others => '0'));
   signal we_p, done_p : std_logic_vector(1 to WB_STAGES) := (others => '0');
-  signal nw_i, nw_w, nw_prev : natural range 1 to P;
+  signal nw_i, nw_w : natural range 1 to P;
   signal b_next : natural range 0 to N_GROUPS * P;
 begin
   eng_sel <= std_logic_vector(to_unsigned(sel_r, eng_sel'length));
   nw_i <= LAST_NW when g = N_GROUPS - 1 else P;      -- outputs of the group being issued
-  nw_prev <= LAST_NW when g = 0 else P;              -- in I_STALL: of the group issued last
   nw_w <= LAST_NW when gw = N_GROUPS - 1 else P;     -- of the group being written
   b_next <= 0 when gw = N_GROUPS - 1 else gbase + P;  -- bias base of the group written next
 
@@ -250,18 +249,20 @@ begin
               ist <= I_IDLE;  -- all issued; the write-back side finishes the product
             elsif nw_i > N_IN then
               ist <= I_STALL;  -- the next group's sums would come before this group is written
+              sc <= nw_i - N_IN - 1;
             end if;
           else
             i <= i + 1;
             wi <= wi + W_SI;
           end if;
         elsif ist = I_STALL then
-          -- nw_prev - N_IN stall cycles: the next group's sums then arrive nw_prev cycles after
-          -- the previous group's, in the cycle of its last write
-          if sc + N_IN + 1 >= nw_prev then
+          -- nw - N_IN stall cycles (nw: outputs of the group issued last): the next group's sums
+          -- then arrive nw cycles after the previous group's, in the cycle of its last write.
+          -- A down-counter, so the test is a compare with 0.
+          if sc = 0 then
             ist <= I_ISSUE;
           else
-            sc <= sc + 1;
+            sc <= sc - 1;
           end if;
         end if;
 

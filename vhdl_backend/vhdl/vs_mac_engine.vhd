@@ -1,8 +1,8 @@
 -- vs_mac_engine: the multiply-accumulate engine every Dense layer runs on in turn.
 -- One operand a is broadcast to LANES lanes, each with its own operand b; lane k
 -- accumulates output neuron k of the current group. The first DSP_LANES lanes are DSP48E1
--- multipliers, the rest LUT multipliers. Latency: a/b registered, product registered,
--- accumulator registered; acc_valid is high for one cycle, 3 cycles after in_valid and in_last
+-- multipliers, the rest LUT multipliers. Latency: a/b registered, product in two stages (see
+-- vs_mac_lane), accumulator registered; acc_valid is high for one cycle, 4 cycles after in_valid and in_last
 -- are presented, in the cycle acc first shows the finished sums (held until the next sum starts).
 -- The shadow bank: in that cycle the sums are also copied into LANES shadow words, which the
 -- running controller reads one a cycle (sum = shadow word sel, registered: it shows the word
@@ -39,7 +39,7 @@ end entity;
 architecture rtl of vs_mac_engine is
   signal a_r : signed(A_W - 1 downto 0) := (others => '0');
   signal b_r : std_logic_vector(LANES * B_W - 1 downto 0) := (others => '0');
-  signal v_r, f_r, l_r, l_m, l_a : std_logic := '0';
+  signal v_r, f_r, l_r, l_m, l_p, l_a : std_logic := '0';
   signal acc_all : std_logic_vector(LANES * ACC_W - 1 downto 0);
   -- A flat vector and a loop select, not an array indexed by sel: synthesis sees no memory.
   signal shadow : std_logic_vector(LANES * ACC_W - 1 downto 0) := (others => '0');
@@ -54,7 +54,8 @@ begin
       f_r <= in_first;
       l_r <= in_valid and in_last;
       l_m <= l_r;
-      l_a <= l_m;
+      l_p <= l_m;
+      l_a <= l_p;
       if l_a = '1' then
         shadow <= acc_all;  -- load enable only, no mux in front of the flip-flops
       end if;
