@@ -29,6 +29,7 @@ def main(argv=None):
     from vhdlspartan.datasets import windows
     from vhdlspartan.resource_model.estimate import estimate
     from vhdlspartan.resource_model.report import table
+    from vhdlspartan.vhdl_backend.timing import BUDGET_LEVELS
 
     data = windows(args.series, args.window)
     config = hls4ml.converters.parse_yaml_config(args.config)  # loads the model of `!keras_model`
@@ -51,8 +52,9 @@ def main(argv=None):
     est = estimate(hm)
     print(table(est, syn))
     over = [r for r, cap in est.capacity.items() if r in syn and syn[r] > cap]
-    print(f'latches: {syn["latches"]}; over the part: {over or "nothing"}')
-    return 0 if ok and syn['latches'] == 0 and not over else 1
+    print(f'latches: {syn["latches"]}; over the part: {over or "nothing"}; timing budget '
+          f'({syn["timing"]["budget_ns"]:.2f} ns, {BUDGET_LEVELS} LUT levels): {"met" if syn["timing"]["meets"] else "NOT met"}')
+    return 0 if ok and syn['latches'] == 0 and not over and syn['timing']['meets'] else 1
 
 
 if __name__ == '__main__':

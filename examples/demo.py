@@ -54,22 +54,26 @@ def main():
 
     t = step('4. simulate the VHDL in GHDL')
     sim = hm.build(sim=True, x=data.x_test[:40])['sim']
+    clock_ns = hm.config.get_config_value('ClockPeriod')
     print(f'GHDL: {sim["samples"]} windows, bit-exact: {sim["bit_exact"]} ({sim["mismatches"]} mismatches), '
           f'{sim["cycles"]} cycles per inference (schedule: {sim["cycles_expected"]}; {hm._vhdlspartan_design.macs():,} '
-          f'MACs) = {sim["cycles"] * 10 / 1000:.2f} us at 100 MHz ({time.time() - t:.0f} s)')
+          f'MACs) = {sim["cycles"] * clock_ns / 1000:.2f} us at {1000 / clock_ns:.0f} MHz ({time.time() - t:.0f} s)')
 
     t = step('5. synthesize with GHDL + Yosys synth_xilinx')
     syn = hm.build(synth=True)['synth']
     est = estimate(hm)
     print(table(est, syn))
-    print(f'latches: {syn["latches"]} ({time.time() - t:.0f} s)')
+    timing = syn['timing']
+    print(f'latches: {syn["latches"]}; timing by the estimate: {timing["delay_ns"]:.2f} ns, {timing["max_levels"]} '
+          f'LUT levels at most -> Fmax {timing["fmax_mhz"]:.0f} MHz ({sim["cycles"] / timing["fmax_mhz"]:.2f} us '
+          f'per inference there) ({time.time() - t:.0f} s)')
     paths = plots(est, Path(hm.config.get_output_dir()) / 'report', syn)
     print('\nplots and files:')
     for p in [result.files['plot'], *paths]:
         print(f'  {p}')
     print(f'  {result.files["trials"]} (every trial), {result.files["config"]} (hls4ml YAML), '
           f'{hm.config.get_output_dir()}/vhdl (VHDL)')
-    ok = sim['bit_exact'] and syn['latches'] == 0 and np.array_equal(y_hls, y_keras)
+    ok = sim['bit_exact'] and syn['latches'] == 0 and timing['meets'] and np.array_equal(y_hls, y_keras)
     return 0 if ok else 1
 
 

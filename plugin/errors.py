@@ -6,3 +6,7 @@ class UnsupportedError(ValueError):
 
     The message names the offending thing and what is supported.
     """
+
+
+class TimingWarning(UserWarning):
+    """ClockPeriod is shorter than the design's estimated worst register-to-register path."""

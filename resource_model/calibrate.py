@@ -207,6 +207,7 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
     cells = inclusive_cells(stat)
     mods = instance_modules(netlist, design.project)
     engine_mod = mods.get('engine')
+    per_unit = report['synth']['timing']['per_unit']
     records = []
     for comp in design_components(design):
         if comp.kind == 'glue':
@@ -225,7 +226,8 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
         else:
             measured = resources_of(cells[mods[comp.label]])
         records.append({'kind': comp.kind, 'params': comp.params, 'count': comp.count,
-                        'cells': {r: measured[r] for r in RESULT_RESOURCES}, 'source': source_hash(comp.kind, out / 'vhdl')})  # fmt: skip
+                        'cells': {r: measured[r] for r in RESULT_RESOURCES}, 'source': source_hash(comp.kind, out / 'vhdl'),
+                        **component_timing(comp, per_unit, design)})  # fmt: skip
     total = {r: report['synth'][r] for r in RESULT_RESOURCES}
     result = {'seed': seed, 'records': records, 'total': total, 'estimate': report['synth']['estimate'],
               'cycles_estimated': report['cycles_estimated']}  # fmt: skip
@@ -233,6 +235,23 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
         result['cycles_simulated'] = report['sim']['cycles']
         result['bit_exact'] = report['sim']['bit_exact']
     return result
+
+
+def component_timing(comp, per_unit: dict, design) -> dict:
+    """The worst path (ns, LUT levels) the timing walk found ending in the component's instances
+    ({} for lanes, which end inside the engine's instance)."""
+    if comp.kind == 'lane':
+        return {}
+    if comp.kind == 'glue':
+        labels = ['top']
+    elif comp.kind == 'ram' and comp.count > 1:
+        labels = [f'{comp.label}_{k}' for k in range(comp.count)]
+    else:
+        labels = [comp.label]
+    found = [per_unit[lb] for lb in labels if lb in per_unit]
+    if not found:
+        return {}
+    return {'delay_ns': max(u['delay_ns'] for u in found), 'levels': max(u['levels'] for u in found)}
 
 
 def sweep(n: int, seed0: int, jobs: int, save: Path | None = None, simulate: bool = False) -> list:
@@ -329,7 +348,7 @@ def load_designs(path: Path) -> list:
 
 
 def main(argv=None):
-    from .estimate import COEFFICIENTS, fit
+    from .estimate import COEFFICIENTS, fit, fit_timing
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--designs', type=int, default=80, help='new random designs to synthesize (0: refit only)')
@@ -360,7 +379,9 @@ def main(argv=None):
             if d['seed'] in newest:
                 d['heldout'] = True
         args.records.write_text(''.join(json.dumps(d) + '\n' for d in designs))
-    coeffs = fit(current_records(designs))
+    records = current_records(designs)
+    coeffs = fit(records)
+    coeffs['_timing'] = fit_timing(records)
     fitted = sum(not d.get('heldout') for d in designs)
     coeffs['_source'] = {'designs': fitted, 'heldout_designs': len(designs) - fitted, 'tools': tool_versions(),
                          'synthesis': 'GHDL --synth + Yosys synth_xilinx -family xc7'}  # fmt: skip

@@ -337,6 +337,22 @@ class ResourceEstimate:
     macs: int
     clock_ns: float = 10.0
     capacity: dict = field(default_factory=dict)
+    delay_ns: float = 0.0  # estimated worst register-to-register path (see design_delay)
+    delay_kind: str = ''  # the component kind it comes from
+
+    @property
+    def fmax_mhz(self) -> float:
+        return 1000 / self.delay_ns if self.delay_ns else float('inf')
+
+    @property
+    def meets_clock(self) -> bool:
+        """Whether the design's estimated worst path fits in the clock period asked for (ClockPeriod)."""
+        return self.delay_ns <= self.clock_ns
+
+    def timing_line(self) -> str:
+        return (f'timing: estimated worst path {self.delay_ns:.2f} ns ({self.delay_kind}) -> Fmax {self.fmax_mhz:.0f} MHz; '
+                f'clock {self.clock_ns:g} ns ({1000 / self.clock_ns:.0f} MHz): '
+                f'{"met" if self.meets_clock else "NOT met"}')  # fmt: skip
 
     @property
     def utilization(self) -> dict:
@@ -385,14 +401,47 @@ def capacity_of(part: str) -> dict:
 
 def estimate_design(design, part: str = 'xc7s15', clock_ns: float = 10.0, coeffs: dict | None = None):
     per_layer = {}
-    for comp in design_components(design):
+    comps = design_components(design)
+    for comp in comps:
         cost = component_cost(comp.kind, comp.params, comp.count, coeffs)
         acc = per_layer.setdefault(comp.layer, dict.fromkeys(RESOURCES, 0.0))
         for r in RESOURCES:
             acc[r] += cost[r]
     per_layer = {k: {r: round(v) for r, v in res.items()} for k, res in per_layer.items()}
     total = {r: sum(res[r] for res in per_layer.values()) for r in RESOURCES}
-    return ResourceEstimate(part, per_layer, total, design.cycles(), design.macs(), clock_ns, capacity_of(part))
+    delay, kind = design_delay(comps, coeffs)
+    return ResourceEstimate(part, per_layer, total, design.cycles(), design.macs(), clock_ns, capacity_of(part),
+                            delay, kind)  # fmt: skip
+
+
+def design_delay(comps: list, coeffs: dict | None = None) -> tuple:
+    """(ns, component kind) of the estimated worst register-to-register path of a design's components
+    (design_components): per kind, the
+    worst path the timing walk (vhdl_backend/timing.py) found in any synthesized calibration design
+    from today's sources (coefficients.json '_timing'). A kind with no such record yet is taken at
+    the generator's budget (timing.BUDGET_NS), which every synthesized test design is checked against."""
+    from ..vhdl_backend.timing import BUDGET_NS
+
+    table = (coeffs if coeffs is not None else coefficients()).get('_timing', {})
+    worst = (0.0, '')
+    for comp in comps:
+        entry = table.get(comp.kind)
+        ns = entry['delay_ns'] if entry else BUDGET_NS
+        worst = max(worst, (ns, comp.kind if entry else f'{comp.kind}, budget'))
+    return worst
+
+
+def fit_timing(records: list) -> dict:
+    """Per component kind: the worst path (ns, LUT levels) the timing walk found ending in it."""
+    out = {}
+    for rec in records:
+        if 'delay_ns' not in rec:
+            continue
+        e = out.setdefault(rec['kind'], {'delay_ns': 0.0, 'levels': 0, 'records': 0})
+        e['delay_ns'] = max(e['delay_ns'], rec['delay_ns'])
+        e['levels'] = max(e['levels'], rec['levels'])
+        e['records'] += 1
+    return dict(sorted(out.items()))
 
 
 def estimate(hls_model, part: str | None = None):

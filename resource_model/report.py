@@ -25,7 +25,12 @@ def table(est, synth: dict | None = None) -> str:
     lines.append(f'{est.part}: ' + ', '.join(f'{r} {util[r]:.1%}' for r in util)
                  + f'; binding: {est.binding}; {"fits" if est.fits else "does NOT fit"}')  # fmt: skip
     lines.append(f'latency: {est.cycles} cycles = {est.latency_us:.2f} us at {1000 / est.clock_ns:.0f} MHz '
-                 f'({est.macs} multiply-accumulates)')  # fmt: skip
+                 f'(ClockPeriod {est.clock_ns:g} ns; {est.macs} multiply-accumulates)')  # fmt: skip
+    lines.append(est.timing_line())
+    if synth and synth.get('timing'):
+        from ..vhdl_backend.timing import format_report
+
+        lines.append(format_report(synth['timing'], units=5))
     return '\n'.join(lines)
 
 

@@ -9,7 +9,8 @@
     search: {bits: [4, 5, 6, 7, 8], lanes: [1, 2, 4, 8, 12, 16], dsp_share: [1.0, 0.5, 0.0], storage: [auto],
              softmax_dividers: [0],   # 0: min(lanes, 4) dividers per softmax
              drop_integer: [0, 1, 2]} # integer bits an activation type may trade for fraction bits
-    latency_cycles: null               # or inferences_per_s
+    latency_cycles: null               # or inferences_per_s (at clock_period)
+    clock_period: 10                   # ns: the clock the design runs at (its ClockPeriod)
     margin: 0.0                        # keep this fraction of every resource free
     guard: null                        # headroom on LUT/FF estimates; null: their held-out error
     trials: 60
@@ -28,7 +29,7 @@ import yaml
 
 from .tuner import TuneError, check_margin
 
-TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycles', 'inferences_per_s', 'margin',
+TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycles', 'inferences_per_s', 'clock_period', 'margin',
             'guard', 'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
 SECTION_KEYS = {
     'builder': {'window', 'n_features', 'd_model', 'num_heads', 'ffn_dim', 'num_layers', 'bits', 'norm', 'key_dim',
@@ -42,7 +43,7 @@ SECTION_KEYS = {
 DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 8, 'batch_size': 64, 'learning_rate': 3e-3}, 'margin': 0.0,
             'trials': 60, 'finetune': {'top': 3, 'uniform': 2, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
             'study': {'name': 'vhdlspartan-tune', 'storage': None}, 'output_dir': 'tune_out', 'seed': 0,
-            'latency_cycles': None, 'inferences_per_s': None, 'search': {}, 'guard': None}  # fmt: skip
+            'latency_cycles': None, 'inferences_per_s': None, 'clock_period': 10, 'search': {}, 'guard': None}  # fmt: skip
 
 
 def _fail(where: str, msg: str):
@@ -81,6 +82,8 @@ def validate(cfg, where: str = 'tune config') -> dict:
     for key in ('latency_cycles', 'inferences_per_s'):
         if out[key] is not None and (not isinstance(out[key], (int, float)) or out[key] <= 0):
             _fail(where, f'{key} must be a positive number or null, not {out[key]!r}')
+    if isinstance(out['clock_period'], bool) or not isinstance(out['clock_period'], (int, float)) or out['clock_period'] <= 0:
+        _fail(where, f"clock_period must be a positive number of ns, not {out['clock_period']!r}")
     for key in ('top', 'uniform', 'epochs', 'batch_size'):
         least = 0 if key in ('uniform', 'epochs') else 1
         if not isinstance(out['finetune'][key], int) or out['finetune'][key] < least:
@@ -145,7 +148,8 @@ def run(cfg: dict, progress: bool = True):
     f = cfg['finetune']
     result = tune(model, (data.x_train, data.y_train, data.x_val, data.y_val), part=str(cfg['part']),
                   space=TuneSpace(**cfg['search']), latency_cycles=cfg['latency_cycles'],
-                  inferences_per_s=cfg['inferences_per_s'], margin=float(cfg['margin']), trials=cfg['trials'],
+                  inferences_per_s=cfg['inferences_per_s'], clock_ns=float(cfg['clock_period']),
+                  margin=float(cfg['margin']), trials=cfg['trials'],
                   finetune_top=f['top'], finetune_uniform=f['uniform'], finetune_epochs=f['epochs'],
                   batch_size=f['batch_size'], learning_rate=float(f['learning_rate']), storage=cfg['study']['storage'],
                   study_name=cfg['study']['name'], out_dir=cfg['output_dir'], seed=int(cfg['seed']),

@@ -30,12 +30,13 @@ import math
 import re
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import UnsupportedError
+from ..errors import TimingWarning, UnsupportedError
 from .bits import quantized_layers, with_bits
 from .devices import get_device
 from .estimate import CAPACITY_RESOURCES, GUARDED, estimate, estimate_guard
@@ -166,15 +167,17 @@ class HardwareCost:
     fits: bool
     needs: str  # each resource's count and share of the part, for messages
     seconds: float
+    delay_ns: float = 0.0  # estimated worst register-to-register path (estimate.design_delay)
 
 
 class HardwareModel:
     """Resource-model checks of candidates: convert in memory (nothing written) and estimate.
     Results are cached, so a candidate seen twice costs nothing."""
 
-    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None, guard=None):
+    def __init__(self, model, groups, part, margin=0.0, hls_config_fn=None, guard=None, clock_ns=10.0):
         get_device(part)  # an unknown part fails here, naming the known ones
         self.model, self.groups, self.part, self.margin = model, groups, part, float(margin)
+        self.clock_ns = float(clock_ns)
         # headroom on the fitted resources: the estimate's held-out error unless given (0: none)
         self.guard = estimate_guard() if guard is None else dict.fromkeys(GUARDED, float(guard))
         self.hls_config_fn = hls_config_fn or default_hls_config
@@ -209,13 +212,15 @@ class HardwareModel:
 
             t0 = time.perf_counter()
             km = self.keras_model(cand.bits)
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+                warnings.simplefilter('ignore', TimingWarning)  # tune() says it once, for the chosen design
                 hm = hls4ml.converters.convert_from_keras_model(km, hls_config=self.hls_config(km, cand),
-                                                                backend='VHDLSpartan', output_dir=tmp, part=self.part)  # fmt: skip
+                                                                backend='VHDLSpartan', output_dir=tmp, part=self.part,
+                                                                clock_period=self.clock_ns)  # fmt: skip
             est = estimate(hm, self.part)
             self._cache[key] = HardwareCost({r: int(est.total[r]) for r in est.total}, est.utilization, est.cycles,
                                             est.macs, est.binding, est.fits_within(self.margin, self.guard), est.needs(),
-                                            time.perf_counter() - t0)  # fmt: skip
+                                            time.perf_counter() - t0, est.delay_ns)  # fmt: skip
         return self._cache[key]
 
     def over_budget(self, cost: HardwareCost) -> float:
@@ -279,6 +284,7 @@ class TuneResult:
     finetuned: list = field(default_factory=list)  # rows of the fine-tuned candidates
     drop_table: dict = field(default_factory=dict)  # group -> {bits: integer bits dropped}, for every row
     files: dict = field(default_factory=dict)
+    clock_ns: float = 10.0  # the clock the latency figures are at (ClockPeriod)
 
     @property
     def integer_drop(self) -> dict:
@@ -292,7 +298,9 @@ class TuneResult:
                 f'{self.table()}\nchosen: bits {self.bits}\n        integer bits dropped {self.integer_drop}\n'
                 f'        {c.lanes} lanes ({c.dsp_lanes} on DSPs), '
                 f'storage {c.storage}; validation loss {self.val_loss:.5f} after fine-tuning '
-                f'(before tuning {self.baseline_loss:.5f}); {self.cost.cycles} cycles for {self.cost.macs} MACs; '
+                f'(before tuning {self.baseline_loss:.5f}); {self.cost.cycles} cycles for {self.cost.macs} MACs '
+                f'= {self.cost.cycles * self.clock_ns / 1000:.2f} us at {1000 / self.clock_ns:.0f} MHz '
+                f'(estimated Fmax {1000 / self.cost.delay_ns:.0f} MHz); '
                 f'{self.cost.needs}; binding {self.cost.binding}{self._finetuned_note()}')  # fmt: skip
 
     def _finetuned_note(self) -> str:
@@ -360,7 +368,7 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     margin = check_margin(margin)
     if guard is not None:
         check_margin(guard, 'guard')
-    hw = HardwareModel(model, groups, part, margin, hls_config_fn, guard)
+    hw = HardwareModel(model, groups, part, margin, hls_config_fn, guard, clock_ns)
     out = Path(out_dir) if out_dir else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -430,7 +438,12 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
         layer_bits=hw.layer_bits(cand.bits), candidate=cand, cost=hw.cost(cand), val_loss=chosen['val_loss'],
         baseline_loss=baseline, rows=rows, front_lut=pareto(rows, 'LUT'), front_cycles=pareto(rows, 'cycles'),
         finetuned=[{k: v for k, v in r.items() if k != 'model'} for r in finetuned], drop_table=hw.drop,
+        clock_ns=float(clock_ns),
     )  # fmt: skip
+    if result.cost.delay_ns > clock_ns:
+        warnings.warn(f'clock_ns {clock_ns:g} is shorter than the chosen design\'s estimated worst path '
+                      f'({result.cost.delay_ns:.2f} ns); its latency figures assume a clock it cannot meet',
+                      TimingWarning, stacklevel=2)  # fmt: skip
     if out:
         result.files = write_outputs(result, out)
     return result
@@ -579,7 +592,7 @@ def write_outputs(result: TuneResult, out: Path) -> dict:
     result.model.save(files['model'])
     files['config'] = out / 'hls4ml_config.yml'  # for `hls4ml convert -c` and `vhdlspartan report`
     project = {'OutputDir': str(out / 'hls4ml_prj'), 'ProjectName': 'tuned', 'Backend': 'VHDLSpartan',
-               'Part': result.config['Model'].get('Part', 'xc7s15'), 'ClockPeriod': 10, 'IOType': 'io_parallel',
+               'Part': result.config['Model'].get('Part', 'xc7s15'), 'ClockPeriod': result.clock_ns, 'IOType': 'io_parallel',
                'HLSConfig': result.config}  # fmt: skip
     files['config'].write_text(f'# written by the vhdlspartan tuner\nKerasModel: !keras_model {files["model"].resolve()}\n'
                                + yaml.safe_dump(project, sort_keys=False))  # fmt: skip

@@ -107,3 +107,19 @@ def grid_inputs(hm, n, seed=0):
 @pytest.fixture(scope='session')
 def models():
     return {'mlp': mlp_model(), 'timeseries': timeseries_model()}
+
+
+@pytest.fixture(autouse=True)
+def synthesized_designs_meet_timing(monkeypatch):
+    """Timing is part of correctness: every design a test synthesizes must meet the generator's
+    budget (150 MHz and 6 LUT levels by the estimate of vhdl_backend/timing.py)."""
+    from vhdlspartan.vhdl_backend import synthesis, timing
+
+    real = synthesis.synthesize
+
+    def checked(design, out_dir, clock_ns=None):
+        report = real(design, out_dir, clock_ns)
+        assert report['timing']['meets'], f'{design.project} misses the timing budget:\n{timing.format_report(report["timing"])}'
+        return report
+
+    monkeypatch.setattr(synthesis, 'synthesize', checked)

@@ -14,7 +14,7 @@ from hls4ml.backends import FPGABackend
 from hls4ml.model.flow import get_flow, register_flow
 from hls4ml.model.optimizer import model_optimizer
 
-from ..errors import UnsupportedError
+from ..errors import TimingWarning, UnsupportedError
 from ..resource_model.devices import get_device
 from .design import lower
 
@@ -72,8 +72,9 @@ class VHDLSpartanBackend(FPGABackend):
 
     @model_optimizer()
     def validate_design(self, model):
-        """Lower the model once at conversion, so unsupported input fails before anything is written."""
-        lower(model)
+        """Lower the model once at conversion, so unsupported input fails before anything is written,
+        and check the clock asked for against the design's estimated worst path."""
+        check_clock(model, lower(model))
         return False
 
     @model_optimizer()
@@ -124,6 +125,30 @@ class VHDLSpartanBackend(FPGABackend):
                                      for r in RESOURCES}  # fmt: skip
             report['synth'] = syn
         return report
+
+
+def check_clock(model, design):
+    """Warn (or, with Model StrictTiming: true, refuse) when ClockPeriod is below what the design's
+    estimated worst path allows (resource_model.estimate.design_delay; after synthesis,
+    build(synth=True)['synth']['timing'] has the walk of the real netlist)."""
+    import warnings
+
+    from ..resource_model.components import design_components
+    from ..resource_model.estimate import design_delay
+
+    strict = model.config.config.get('HLSConfig', {}).get('Model', {}).get('StrictTiming', False)
+    if not isinstance(strict, bool):
+        raise UnsupportedError(f'Model StrictTiming {strict!r} is not valid; use true or false')
+    clock = model.config.get_config_value('ClockPeriod') or DEFAULT_CLOCK_NS
+    delay, kind = design_delay(design_components(design))
+    if delay <= clock:
+        return
+    msg = (f'ClockPeriod {clock:g} ns ({1000 / clock:.0f} MHz) is shorter than the estimated worst path of '
+           f'{design.project}, {delay:.2f} ns in a {kind} unit (Fmax about {1000 / delay:.0f} MHz); '
+           f'use ClockPeriod >= {delay:.2f}')  # fmt: skip
+    if strict:
+        raise UnsupportedError(msg + ' (Model StrictTiming is true)')
+    warnings.warn(msg, TimingWarning, stacklevel=2)
 
 
 def _design(model):

@@ -97,7 +97,10 @@ architecture rtl of vs_dense_ctrl is
   signal sc    : natural range 0 to P := 0;  -- stall cycles still to wait, after this one
   signal xhead, xbase : natural range 0 to N_H * X_H + N_T * X_T + 1 := 0;
   signal whead, wbase : natural range 0 to N_H * W_H + N_GROUPS * W_G + 1 := 0;
-  signal wi    : natural range 0 to N_IN * W_SI + 1 := 0;
+  -- the read addresses xbase + i and wbase + i * W_SI as registers of their own, so that no adder sits
+  -- between them and the memories
+  signal xa : natural range 0 to N_H * X_H + N_T * X_T + N_IN + 1 := 0;
+  signal wa : natural range 0 to N_H * W_H + N_GROUPS * W_G + N_IN * W_SI + 1 := 0;
   -- write-back side: its own group, row and head (it trails the issue side by one group or less)
   signal k     : natural range 0 to P := 0;
   signal gw    : natural range 0 to N_GROUPS := 0;
@@ -134,8 +137,8 @@ begin
   nw_w <= LAST_NW when gw = N_GROUPS - 1 else P;     -- of the group being written
   b_next <= 0 when gw = N_GROUPS - 1 else gbase + P;  -- bias base of the group written next
 
-  x_addr <= std_logic_vector(to_unsigned(xbase + i, XA_W)) when ist = I_ISSUE else (others => '0');
-  w_addr <= std_logic_vector(to_unsigned(wbase + wi, WA_W)) when ist = I_ISSUE else (others => '0');
+  x_addr <= std_logic_vector(to_unsigned(xa, XA_W)) when ist = I_ISSUE else (others => '0');
+  w_addr <= std_logic_vector(to_unsigned(wa, WA_W)) when ist = I_ISSUE else (others => '0');
   b_addr <= b_addr_r;
 
   -- Operands arrive one cycle after their addresses (registered reads).
@@ -219,31 +222,30 @@ begin
         -- issue side -----------------------------------------------------------------------
         if ist = I_IDLE then
           if start = '1' and wst = W_IDLE then
-            i <= 0; g <= 0; t <= 0; h <= 0; wi <= 0; sc <= 0;
-            xhead <= 0; xbase <= 0; whead <= 0; wbase <= 0;
+            i <= 0; g <= 0; t <= 0; h <= 0; sc <= 0;
+            xhead <= 0; xbase <= 0; whead <= 0; wbase <= 0; xa <= 0; wa <= 0;
             ist <= I_ISSUE;
           end if;
         elsif ist = I_ISSUE then
           if i = N_IN - 1 then
             i <= 0;
-            wi <= 0;
             sc <= 0;
             if g = N_GROUPS - 1 then
-              g <= 0; wbase <= whead;
+              g <= 0; wbase <= whead; wa <= whead; xa <= xbase;
               if t = N_T - 1 then
                 t <= 0;
                 if h /= N_H - 1 then
                   h <= h + 1;
-                  xhead <= xhead + X_H; xbase <= xhead + X_H;
-                  whead <= whead + W_H; wbase <= whead + W_H;
+                  xhead <= xhead + X_H; xbase <= xhead + X_H; xa <= xhead + X_H;
+                  whead <= whead + W_H; wbase <= whead + W_H; wa <= whead + W_H;
                 end if;
               else
                 t <= t + 1;
-                xbase <= xbase + X_T;
+                xbase <= xbase + X_T; xa <= xbase + X_T;
               end if;
             else
               g <= g + 1;
-              wbase <= wbase + W_G;
+              wbase <= wbase + W_G; wa <= wbase + W_G; xa <= xbase;
             end if;
             if g = N_GROUPS - 1 and t = N_T - 1 and h = N_H - 1 then
               ist <= I_IDLE;  -- all issued; the write-back side finishes the product
@@ -253,7 +255,8 @@ begin
             end if;
           else
             i <= i + 1;
-            wi <= wi + W_SI;
+            xa <= xa + 1;
+            wa <= wa + W_SI;
           end if;
         elsif ist = I_STALL then
           -- nw - N_IN stall cycles (nw: outputs of the group issued last): the next group's sums

@@ -41,7 +41,7 @@ architecture rtl of vs_mac_engine is
   signal b_r : std_logic_vector(LANES * B_W - 1 downto 0) := (others => '0');
   signal v_r, f_r, l_r, l_m, l_p, l_a : std_logic := '0';
   signal acc_all : std_logic_vector(LANES * ACC_W - 1 downto 0);
-  -- A flat vector and a loop select, not an array indexed by sel: synthesis sees no memory.
+  -- A flat vector, not an array signal: synthesis sees no memory.
   signal shadow : std_logic_vector(LANES * ACC_W - 1 downto 0) := (others => '0');
   signal sum_r : std_logic_vector(ACC_W - 1 downto 0) := (others => '0');
 begin
@@ -64,17 +64,18 @@ begin
   acc_valid <= l_a;
   acc <= acc_all;
 
+  -- The select indexes a power-of-two table (unused words 0), so it maps to LUT6 4:1 muxes and
+  -- the MUXF7/F8 behind them: one LUT level, where a compare per lane took four.
   process (clk)
-    variable word : std_logic_vector(ACC_W - 1 downto 0);
+    type words_t is array (0 to 2 ** sel'length - 1) of std_logic_vector(ACC_W - 1 downto 0);
+    variable words : words_t;
   begin
     if rising_edge(clk) then
-      word := (others => '0');
+      words := (others => (others => '0'));
       for k in 0 to LANES - 1 loop
-        if to_integer(unsigned(sel)) = k then
-          word := shadow((k + 1) * ACC_W - 1 downto k * ACC_W);
-        end if;
+        words(k) := shadow((k + 1) * ACC_W - 1 downto k * ACC_W);
       end loop;
-      sum_r <= word;
+      sum_r <= words(to_integer(unsigned(sel)));
     end if;
   end process;
   sum <= sum_r;
