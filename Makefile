@@ -23,11 +23,12 @@ ghdl:
 demo: setup
 	$(PY) examples/demo.py
 
+# the suite runs on every core (pytest-xdist); each worker keeps its own session fixtures
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow and not long"
+	$(PY) -m pytest -q -n auto -m "not slow and not long"
 
 test-long: setup
 	$(PY) -m pytest -q -m long

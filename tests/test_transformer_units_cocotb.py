@@ -169,10 +169,10 @@ def _writes(job, value_at) -> list:
     consecutive cycles (the first group in cycles 1..n_in after start), and its sums show 5 cycles
     after the last (ENGINE_DRAIN_CYCLES); the write-back, one output a cycle from the cycle after
     the sums (the shadow bank), must have written the previous group by then, otherwise issuing
-    waits. A word selected in cycle c is seen written in cycle c + 4 (the write-back pipeline:
-    select, sum, round, saturate; 6 with a fused activation), and done with the last write."""
+    waits. A word selected in cycle c is seen written in cycle c + 5 (the write-back pipeline:
+    select, sum, round, range, clamp; 8 with a fused activation), and done with the last write."""
     p, groups, n_in = job.lanes_used, job.groups, job.n_in
-    wb = 4 if job.post is None else 6
+    wb = 5 if job.post is None else 8
     out, last_issue, last_write = [], 0, 0
     for h in range(job.n_h):
         for t in range(job.n_t):
@@ -333,7 +333,7 @@ def test_matmul(tmp_path, make_job, make_run, lanes, dsp_lanes):
     n_in, p, rows = generics['N_IN'], generics['P'], generics['N_H'] * generics['N_T']
     groups = -(-generics['N_OUT'] // p)
     last_nw = generics['N_OUT'] - (groups - 1) * p
-    wb_stages = 4 + 2 * generics['POST']
+    wb_stages = 5 + 3 * generics['POST']
     cycles = 5 + wb_stages + n_in + last_nw + rows * (groups - 1) * max(n_in, p) + (rows - 1) * max(n_in, last_nw)
     assert cycles == job.cycles()
     rng = random.Random(lanes * 100 + dsp_lanes)

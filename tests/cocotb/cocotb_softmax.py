@@ -9,9 +9,9 @@ Inputs are driven at the falling edge of cycle c, and outputs are sampled at tha
 edge (before the new inputs are driven).
 
 Both memories have a registered read. The input buffer: x_data in cycle c is mem[x_addr of cycle
-c - 1]. The exp table ROM: t_data in cycle c is table[t_addr of cycle c - 1]. t_addr is
-combinational from x_data (the entry of the element that just arrived), so it is sampled after
-x_data of the cycle has been driven (ReadOnly phase of the falling edge's time step).
+c - 1]. The exp table ROM: t_data in cycle c is table[t_addr of cycle c - 1]. Both addresses are
+registers of the unit; t_addr is sampled in the ReadOnly phase after x_data has been driven, which
+would also catch a t_addr that depended on x_data combinationally.
 """
 
 from __future__ import annotations
@@ -26,15 +26,23 @@ from cocotb.types import LogicArray
 from stream_driver import bit, quiet, reset, run_to_done
 
 
+# The unit's pipeline (vs_softmax.vhd's header): a division starts ISSUE_TO_START cycles after
+# the cycle that issues its element's read (the registered address, the buffer's read, the cast,
+# the registered table address, the ROM's read, the registered entry); a divider's result comes
+# NUM_W + 3 cycles after its start, and is written one cycle later (the output registers).
+ISSUE_TO_START = 6
+RESULT_TO_WRITE = 1
+
+
 def write_cycles(rows: int, n: int, divs: int, num_w: int) -> list[int]:
     """Cycles after start of the writes, element by element, from the unit's rules (not from the
-    closed formula of cycles(), which the last one checks): one element read a cycle, pass 1 and
-    pass 2 of a row (2 N reads) from cycle 1 on, then pass 3 reads element j in the first cycle in
-    which divider j mod DIVS is free again. A division starts 2 cycles after its read (the element,
-    then its table entry), the divider takes a new start NUM_W + 2 cycles after a start, and its
-    result is written NUM_W + 2 cycles after the start."""
+    closed formula of cycles(), which the last one checks): one element issued a cycle, pass 1 and
+    pass 2 of a row (2 N issues) from cycle 1 on, then pass 3 issues element j in the first cycle
+    in which divider j mod DIVS is free again. A division starts ISSUE_TO_START cycles after its
+    issue, the divider takes a new start NUM_W + 2 cycles after a start, and its result is
+    written NUM_W + 3 + RESULT_TO_WRITE cycles after the start."""
     busy = num_w + 2
-    free = [0] * divs  # the first read cycle whose division divider d may start
+    free = [0] * divs  # the first issue cycle whose division divider d may start
     t, out = 1, []
     for _ in range(rows):
         t += 2 * n
@@ -42,7 +50,7 @@ def write_cycles(rows: int, n: int, divs: int, num_w: int) -> list[int]:
             d = j % divs
             t = max(t, free[d])
             free[d] = t + busy
-            out.append(t + 2 + busy)
+            out.append(t + ISSUE_TO_START + num_w + 3 + RESULT_TO_WRITE)
             t += 1
     return out
 

@@ -21,10 +21,10 @@ from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack
 from .rom_pack import weight_packs
 
 ENGINE_DRAIN_CYCLES = 5  # a group's last issue to its sums: operand read, engine input register, product (2), accumulator
-# vs_dense_ctrl's write-back pipeline: select (shadow word and bias), sum, round, saturate, and a
-# second round and saturate when an activation is fused: word k selected in cycle c is written in
-# cycle c + WB_STAGES (before the pipeline it was c + 1).
-WB_STAGES, WB_STAGES_FUSED = 4, 6
+# vs_dense_ctrl's write-back pipeline: select (shadow word and bias), sum, round, range, clamp, and
+# a second round, range and clamp when an activation is fused: word k selected in cycle c is
+# written in cycle c + WB_STAGES (before the pipeline it was c + 1).
+WB_STAGES, WB_STAGES_FUSED = 5, 8
 
 
 def lanes_for_reuse(n_in: int, n_out: int, reuse: int, lanes: int, what: str) -> int:

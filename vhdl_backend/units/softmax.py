@@ -91,7 +91,7 @@ class SoftmaxUnit:
         n, d, busy = self.n, self.divs, self.num_width + 2
         last_burst, last_pos = (n - 1) // d * max(d, busy), (n - 1) % d
         row_period = last_burst + max(2 * n + last_pos + 1, busy)
-        return 2 * n + 1 + (self.rows - 1) * row_period + last_burst + last_pos + self.num_width + 4
+        return 2 * n + 1 + (self.rows - 1) * row_period + last_burst + last_pos + self.num_width + 10
 
     def rom(self) -> Rom:
         return Rom(f'{self.name}_exp', self._rom_words, self.exp_type.width, self.table_storage)

@@ -24,12 +24,14 @@
 -- 2 by column (bank k, word YB + g; P = Y_BANKS).
 -- All engine outputs (eng_sel included) are zero while idle, so the top level ORs the engine
 -- inputs of all clients.
--- Write-back stages (WB_STAGES = 4, or 6 with a fused activation), each ending in a register:
+-- Write-back stages (WB_STAGES = 5, or 8 with a fused activation), each ending in a register:
 --   select: eng_sel (register) -> engine's shadow select -> eng_sum; the bias address (register) -> ROM
 --   sum:    eng_sum << ACC_SHIFT + bias << BIAS_SHIFT
 --   round:  to the output scale (vs_round), not yet saturated
---   sat:    saturate (and ReLU, when an activation is fused) -> y_data, or the product's type D
---   round2, sat2 (fused activation only): D to y's type
+--   range:  whether it is above or below the output type's range (vs_sat_flags)
+--   clamp:  saturate by those flags (and ReLU, when an activation is fused) -> y_data, or the
+--           product's type D
+--   round2, range2, clamp2 (fused activation only): D to y's type
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -116,13 +118,14 @@ architecture rtl of vs_dense_ctrl is
   signal sel_r : natural range 0 to P := 0;  -- eng_sel: k while writing, else 0
   signal b_addr_r : std_logic_vector(BA_W - 1 downto 0) := (others => '0');
   -- write-back pipeline: data stages, and the write's control delayed alongside them
-  constant WB_STAGES : positive := 4 + 2 * POST;
+  constant WB_STAGES : positive := 5 + 3 * POST;
   constant RQ_W : positive := vs_round_len(SUM_W, OUT_SHIFT);
   constant DQ_W : positive := vs_round_len(D_W + 1, POST_SHIFT);
   signal sum_r : signed(SUM_W - 1 downto 0) := (others => '0');
-  signal rq_r : signed(RQ_W - 1 downto 0) := (others => '0');
+  signal rq_r, rqc_r : signed(RQ_W - 1 downto 0) := (others => '0');
   signal d_r : signed(D_W downto 0) := (others => '0');
-  signal dq_r : signed(DQ_W - 1 downto 0) := (others => '0');
+  signal dq_r, dqc_r : signed(DQ_W - 1 downto 0) := (others => '0');
+  signal rq_flags, dq_flags : std_logic_vector(1 downto 0) := "00";
   signal y_data_r : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
   type addr_pipe_t is array (1 to WB_STAGES) of std_logic_vector(YA_W - 1 downto 0);
   type bank_pipe_t is array (1 to WB_STAGES) of std_logic_vector(Y_BANKS - 1 downto 0);
@@ -166,16 +169,21 @@ begin
       sum_r <= shift_left(resize(signed(eng_sum), SUM_W), vs_max(ACC_SHIFT, 0))
                + shift_left(resize(vs_to_signed(b_data, BIAS_SIGNED, BIAS_W + 1), SUM_W), vs_max(BIAS_SHIFT, 0));
       rq_r <= vs_round(sum_r, OUT_SHIFT, D_RND * POST + RND * (1 - POST));
+      rqc_r <= rq_r;
       if POST = 0 then
-        y_data_r <= vs_saturate(rq_r, Y_W, Y_SIGNED, SAT);
+        rq_flags <= vs_sat_flags(rq_r, Y_W, Y_SIGNED, SAT);
+        y_data_r <= vs_sat_apply(rqc_r, rq_flags, Y_W, Y_SIGNED, SAT);
       else
-        d_val := vs_to_signed(vs_saturate(rq_r, D_W, D_SIGNED, D_SAT), D_SIGNED, D_W + 1);
+        rq_flags <= vs_sat_flags(rq_r, D_W, D_SIGNED, D_SAT);
+        d_val := vs_to_signed(vs_sat_apply(rqc_r, rq_flags, D_W, D_SIGNED, D_SAT), D_SIGNED, D_W + 1);
         if POST_RELU = 1 and d_val < 0 then
           d_val := (others => '0');
         end if;
         d_r <= d_val;
         dq_r <= vs_round(d_r, POST_SHIFT, RND);
-        y_data_r <= vs_saturate(dq_r, Y_W, Y_SIGNED, SAT);
+        dqc_r <= dq_r;
+        dq_flags <= vs_sat_flags(dq_r, Y_W, Y_SIGNED, SAT);
+        y_data_r <= vs_sat_apply(dqc_r, dq_flags, Y_W, Y_SIGNED, SAT);
       end if;
     end if;
   end process;

@@ -2,8 +2,13 @@
 -- a bit-serial restoring divider (one quotient bit a cycle) gives the floor quotient and the
 -- remainder, from which the rounding mode decides and the saturation mode clamps (the VHDL twin
 -- of vhdlspartan.fixed.divide_requantize). start loads num, neg and den; y and done come
--- NUM_W + 2 cycles later (done high for one cycle); a new start may come with done. NEG_NUM => false
--- ignores neg (the numerator is never negative) and leaves the negation logic out.
+-- NUM_W + 3 cycles later (done high for one cycle); a new start may come NUM_W + 2 cycles after
+-- the last (one cycle before its done). NEG_NUM => false ignores neg (the numerator is never
+-- negative) and leaves the negation logic out.
+--
+-- Pipeline, for timing (one carry chain and a LUT or two between registers): NUM_W cycles of
+-- quotient bits (the trial subtraction's borrow picks the bit and the new remainder), then the
+-- rounding decision from the remainder (stage 1), then the increment and the saturation (stage 2).
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -24,22 +29,63 @@ entity vs_divider is
 end entity;
 
 architecture rtl of vs_divider is
-  signal busy, fin, done_r : std_logic := '0';
+  signal busy, fin, rnd_v, done_r : std_logic := '0';
   signal bit_i : natural range 0 to NUM_W := 0;  -- one past the end: GHDL checks + 1 statically
   signal n, q  : unsigned(NUM_W - 1 downto 0) := (others => '0');
   signal r     : unsigned(DEN_W downto 0) := (others => '0');
   signal d     : unsigned(DEN_W + 1 downto 0) := (others => '0');
   signal neg_r : std_logic := '0';
+  -- stage 1 -> 2: the floor quotient (sign applied) and whether rounding adds one
+  signal qs_r  : signed(NUM_W + 1 downto 0) := (others => '0');
+  signal inc_r : std_logic := '0';
   signal y_r   : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
+
+  -- vs_saturate(v + inc, Y_W, Y_SIGNED, SAT), with the range checks made on v (against the
+  -- bounds and the bounds less one) beside the increment instead of after it
+  function saturate_inc(v : signed; inc : std_logic) return std_logic_vector is
+    constant L : positive := vs_max(v'length, Y_W + 1) + 1;
+    variable x, qq, hi, lo : signed(L - 1 downto 0) := (others => '0');
+    variable over, under : boolean;
+  begin
+    if Y_SIGNED then
+      hi(Y_W - 2 downto 0) := (others => '1');        -- 2^(Y_W-1) - 1
+      lo(L - 1 downto Y_W - 1) := (others => '1');    -- -2^(Y_W-1)
+    else
+      hi(Y_W - 1 downto 0) := (others => '1');        -- 2^Y_W - 1
+    end if;
+    if SAT = 3 and Y_SIGNED then
+      lo := -hi;                                      -- SAT_SYM: -max .. max
+    end if;
+    qq := resize(v, L);
+    if inc = '1' then
+      x := qq + 1;
+      over := qq >= hi;                               -- v + 1 > hi
+      under := qq < lo - 1;                           -- v + 1 < lo
+    else
+      x := qq;
+      over := qq > hi;
+      under := qq < lo;
+    end if;
+    if SAT /= 0 then
+      if over then
+        if SAT = 2 then x := (others => '0'); else x := hi; end if;
+      elsif under then
+        if SAT = 2 then x := (others => '0'); else x := lo; end if;
+      end if;
+    end if;
+    return std_logic_vector(x(Y_W - 1 downto 0));      -- WRAP keeps the low bits
+  end function;
 begin
   process (clk)
     variable r2 : unsigned(DEN_W + 1 downto 0);
+    variable df : unsigned(DEN_W + 2 downto 0);
     variable qs : signed(NUM_W + 1 downto 0);
     variable rf : unsigned(DEN_W + 1 downto 0);
   begin
     if rising_edge(clk) then
       done_r <= '0';
       fin <= '0';
+      rnd_v <= '0';
       if start = '1' then
         n <= num;
         if NEG_NUM then
@@ -56,13 +102,15 @@ begin
         r2 := shift_left(resize(r, DEN_W + 2), 1);
         r2(0) := n(NUM_W - 1);
         n <= shift_left(n, 1);
-        if r2 >= d then
-          r <= resize(r2 - d, DEN_W + 1);
-          q <= shift_left(q, 1) + 1;
+        -- r2 - d in one more bit: its top bit is the borrow (r2 < d)
+        df := resize(r2, DEN_W + 3) - resize(d, DEN_W + 3);
+        if df(DEN_W + 2) = '0' then
+          r <= df(DEN_W downto 0);
         else
-          r <= resize(r2, DEN_W + 1);
-          q <= shift_left(q, 1);
+          r <= r2(DEN_W downto 0);
         end if;
+        q <= shift_left(q, 1);
+        q(0) <= not df(DEN_W + 2);
         if bit_i = NUM_W - 1 then
           busy <= '0';
           fin <= '1';
@@ -70,7 +118,7 @@ begin
           bit_i <= bit_i + 1;
         end if;
       elsif fin = '1' then
-        -- floor division: a negative quotient with a remainder steps down by one
+        -- stage 1, floor division: a negative quotient with a remainder steps down by one
         qs := signed(resize(q, NUM_W + 2));
         rf := resize(r, DEN_W + 2);
         if neg_r = '1' then
@@ -80,10 +128,17 @@ begin
             rf := d - rf;
           end if;
         end if;
+        qs_r <= qs;
         if vs_round_inc(RND, qs(0) = '1', shift_left(rf, 1) > d, shift_left(rf, 1) = d, rf /= 0, neg_r = '1') then
-          qs := qs + 1;
+          inc_r <= '1';
+        else
+          inc_r <= '0';
         end if;
-        y_r <= vs_saturate(qs, Y_W, Y_SIGNED, SAT);
+        rnd_v <= '1';
+      end if;
+      -- stage 2 (apart from the chain above: a new start may come with it)
+      if rnd_v = '1' then
+        y_r <= saturate_inc(qs_r, inc_r);
         done_r <= '1';
       end if;
     end if;

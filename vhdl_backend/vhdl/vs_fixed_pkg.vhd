@@ -11,8 +11,13 @@ package vs_fixed_pkg is
   function vs_to_signed(raw : std_logic_vector; is_signed : boolean; width : positive) return signed;
   -- 1 when the floor q of a value is to be incremented, given how its dropped part compares to 1/2.
   function vs_round_inc(mode : natural; q_odd, above, tie, nonzero, neg : boolean) return boolean;
-  -- v is at the target scale; bring it into a w-bit (un)signed range.
+  -- v is at the target scale; bring it into a w-bit (un)signed range: vs_sat_apply(v, vs_sat_flags(v)).
   function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector;
+  -- The two halves of vs_saturate, for a pipeline that registers between them: flags (1) above
+  -- the range, (0) below it; then the value, clamped by the flags, in w bits.
+  function vs_sat_flags(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector;
+  function vs_sat_apply(v : signed; flags : std_logic_vector; w : positive; is_signed : boolean; sat : natural)
+    return std_logic_vector;
   -- Cast v (frac bits f_in) to a type with f_in - shift frac bits: vs_saturate(vs_round(...)).
   function vs_requant(v : signed; shift : integer; w : positive; is_signed : boolean; rnd, sat : natural)
     return std_logic_vector;
@@ -59,28 +64,53 @@ package body vs_fixed_pkg is
     end case;
   end function;
 
-  function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector is
-    constant L : positive := vs_max(v'length, w + 1) + 1;
-    variable x : signed(L - 1 downto 0) := resize(v, L);
-    variable hi, lo : signed(L - 1 downto 0) := (others => '0');
+  -- The bounds of a w-bit (un)signed type as L-bit numbers (SAT_SYM: -max .. max).
+  procedure vs_bounds(L, w : positive; is_signed : boolean; sat : natural; hi, lo : out signed) is
+    variable h_v, l_v : signed(L - 1 downto 0) := (others => '0');
   begin
     if is_signed then
-      hi(w - 2 downto 0) := (others => '1');          -- 2^(w-1) - 1
-      lo(L - 1 downto w - 1) := (others => '1');      -- -2^(w-1)
+      h_v(w - 2 downto 0) := (others => '1');           -- 2^(w-1) - 1
+      l_v(L - 1 downto w - 1) := (others => '1');       -- -2^(w-1)
     else
-      hi(w - 1 downto 0) := (others => '1');          -- 2^w - 1
+      h_v(w - 1 downto 0) := (others => '1');           -- 2^w - 1
     end if;
     if sat = 3 and is_signed then
-      lo := -hi;                                      -- SAT_SYM: -max .. max
+      l_v := -h_v;
     end if;
-    if sat /= 0 then
-      if x > hi then
-        if sat = 2 then x := (others => '0'); else x := hi; end if;
-      elsif x < lo then
-        if sat = 2 then x := (others => '0'); else x := lo; end if;
-      end if;
+    hi := h_v;
+    lo := l_v;
+  end procedure;
+
+  function vs_sat_flags(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector is
+    constant L : positive := vs_max(v'length, w + 1) + 1;
+    variable x : signed(L - 1 downto 0) := resize(v, L);
+    variable hi, lo : signed(L - 1 downto 0);
+    variable flags : std_logic_vector(1 downto 0) := "00";
+  begin
+    vs_bounds(L, w, is_signed, sat, hi, lo);
+    if sat /= 0 and x > hi then flags(1) := '1'; end if;
+    if sat /= 0 and x < lo then flags(0) := '1'; end if;
+    return flags;
+  end function;
+
+  function vs_sat_apply(v : signed; flags : std_logic_vector; w : positive; is_signed : boolean; sat : natural)
+    return std_logic_vector is
+    constant L : positive := vs_max(v'length, w + 1) + 1;
+    variable x : signed(L - 1 downto 0) := resize(v, L);
+    variable hi, lo : signed(L - 1 downto 0);
+  begin
+    vs_bounds(L, w, is_signed, sat, hi, lo);
+    if flags(flags'left) = '1' then
+      if sat = 2 then x := (others => '0'); else x := hi; end if;
+    elsif flags(flags'right) = '1' then
+      if sat = 2 then x := (others => '0'); else x := lo; end if;
     end if;
     return std_logic_vector(x(w - 1 downto 0));      -- WRAP keeps the low bits
+  end function;
+
+  function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector is
+  begin
+    return vs_sat_apply(v, vs_sat_flags(v, w, is_signed, sat), w, is_signed, sat);
   end function;
 
   function vs_round_len(len : positive; shift : integer) return positive is

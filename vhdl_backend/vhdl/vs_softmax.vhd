@@ -4,20 +4,29 @@
 -- again and has a vs_divider divide entry * 2^OUT_F by the sum (rounded half to even from the
 -- exact remainder, saturated). The exp table is a ROM outside.
 --
--- One element stream reads the input buffer (one read a cycle, the entry one cycle after its
--- element): pass 1, pass 2 and pass 3 of a row follow each other without gaps, and pass 1 of the
--- next row follows the last pass-3 read. Pass 3 starts element j's division on divider
--- j mod DIVS (round robin, restarted at divider 0 each row). A divider takes a new start
--- B = NUM_W + 2 cycles after its last, so the stream issues divisions in bursts of DIVS, a
--- burst B cycles after the previous one (back to back when DIVS >= B); a row's first burst
--- also waits B cycles after the previous row's last burst began. All dividers have the same
--- latency (start to result NUM_W + 2 cycles): results come in element order, at most one a
--- cycle, and are written in order while the stream goes on with the next row.
+-- One element stream reads the input buffer (one read a cycle): pass 1, pass 2 and pass 3 of a
+-- row follow each other without gaps, and pass 1 of the next row follows the last pass-3 read.
+-- Pass 3 starts element j's division on divider j mod DIVS (round robin, restarted at divider 0
+-- each row). A divider takes a new start B = NUM_W + 2 cycles after its last, so the stream
+-- issues divisions in bursts of DIVS, a burst B cycles after the previous one (back to back when
+-- DIVS >= B); a row's first burst also waits B cycles after the previous row's last burst began.
+-- All dividers have the same latency (start to result NUM_W + 3 cycles): results come in element
+-- order, at most one a cycle, and are written in order while the stream goes on with the next row.
+--
+-- The element pipeline, one register a step so that no path between registers holds more than a
+-- carry chain or two (timing): cycle c issues a read, and the address is registered (x_addr,
+-- c + 1); the buffer's registered read gives x_data (c + 2); its cast to the input type is
+-- registered (c + 3), where pass 1 compares it with the maximum and passes 2 and 3 compute the
+-- clamped distance, registered as the table address (t_addr, c + 4); the ROM's registered read
+-- gives the entry (c + 5), registered again (c + 6: a block RAM ROM's output is slow), which pass
+-- 2 adds to the sum and pass 3 starts its division with. The results are registered on their way
+-- out (y_we, y_addr, y_data and done: one cycle after the divider's done).
 --
 -- Cycles from start to done, with B = NUM_W + 2, P = max(DIVS, B), G = floor((N - 1) / DIVS) * P
 -- and S = (N - 1) mod DIVS (the last element's issue is G + S cycles after the row's first):
---   2 N + 1 + (ROWS - 1) * (G + max(2 N + S + 1, B)) + G + S + NUM_W + 4.
--- (ROWS = N = 12, NUM_W = 15: 2,563 cycles with DIVS = 1, 451 with DIVS = 12; before DIVS, 3,204.)
+--   2 N + 1 + (ROWS - 1) * (G + max(2 N + S + 1, B)) + G + S + NUM_W + 10.
+-- (ROWS = N = 12, NUM_W = 15: 2,569 cycles with DIVS = 1, 457 with DIVS = 12; before the
+-- pipeline registers, 6 cycles fewer.)
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -48,20 +57,35 @@ end entity;
 
 architecture rtl of vs_softmax is
   constant BUSY : positive := NUM_W + 2;  -- cycles from a divider's start to its next
-  type state_t is (S_IDLE, S_MAX, S_EXP, S_DIV, S_DRAIN);
+  constant LAST : natural := ROWS * N - 1;
+  constant D_W  : positive := IN_W + 2;   -- the distance to the maximum, signed
   type y_array is array (0 to DIVS - 1) of std_logic_vector(OUT_W - 1 downto 0);
-  signal st : state_t := S_IDLE;
-  -- the element stream (ranges one past the end: GHDL checks + 1 statically)
+  -- the state, one hot (its decoding is on every path of the control): idle, pass 1 (the
+  -- maximum), pass 2 (the sum), pass 3 (the divisions), the last results
+  signal s_idle : std_logic := '1';
+  signal s_max, s_exp, s_div, s_drain : std_logic := '0';
+  -- the element stream (ranges one past the end: GHDL checks + 1 statically), with flags for its
+  -- counters' last values
   signal row  : natural range 0 to ROWS := 0;
   signal j    : natural range 0 to N := 0;
   signal base : natural range 0 to ROWS * N := 0;
+  signal j_last, row_last : std_logic := '0';        -- j = N - 1, row = ROWS - 1
   signal k     : natural range 0 to DIVS := 0;       -- divider of the next division
-  signal burst : natural range 0 to DIVS := 0;       -- divisions issued in the current burst
+  signal burst : natural range 0 to DIVS := DIVS;    -- divisions issued in the current burst
   signal age   : natural range 0 to BUSY := BUSY;    -- cycles since the current burst began (saturated)
-  signal issue : std_logic;
-  -- reads come back one cycle later (stage 1: x_data), table entries one more (stage 2: t_data)
-  signal m1, m1_first, e1, e1_first, e2, e2_first, d1, d2 : std_logic := '0';
-  signal k1, k2 : natural range 0 to DIVS := 0;
+  signal b_full, a_full : std_logic := '1';          -- burst = DIVS, age = BUSY
+  signal issue, reading : std_logic;
+  -- the pipeline's steps, by the cycle after the issue: 1 the address, 2 x_data, 3 the cast
+  -- element (pass 1: the maximum; passes 2, 3: the distance), 4 the table address, 5 t_data,
+  -- 6 the entry registered (pass 2: the sum; pass 3: the division's start)
+  signal xa_r : std_logic_vector(AW - 1 downto 0) := (others => '0');
+  signal m1, m2, m3, mf1, mf2, mf3 : std_logic := '0';     -- pass 1 (mf: the row's first element)
+  signal e1, e2, e3, e4, e5, e6, ef1, ef2, ef3, ef4, ef5, ef6 : std_logic := '0';  -- pass 2
+  signal d1, d2, d3, d4, d5, d6 : std_logic := '0';        -- pass 3
+  signal k1, k2, k3, k4, k5, k6 : natural range 0 to DIVS := 0;
+  signal xc   : signed(IN_W - 1 downto 0) := (others => '0');  -- x_data cast (step 3)
+  signal ta_r : std_logic_vector(TA_W - 1 downto 0) := (others => '0');
+  signal td_r : std_logic_vector(E_W - 1 downto 0) := (others => '0');  -- t_data (step 6)
   signal mx   : signed(IN_W - 1 downto 0) := (others => '0');
   signal sum  : unsigned(SUM_W - 1 downto 0) := (others => '0');
   signal num  : unsigned(NUM_W - 1 downto 0);
@@ -70,8 +94,17 @@ architecture rtl of vs_softmax is
   -- the results, in element order
   signal we : std_logic;
   signal wa : natural range 0 to ROWS * N := 0;
-  signal jw : natural range 0 to N := 0;
-  signal kw : natural range 0 to DIVS := 0;
+  signal w_last : std_logic := '0';                   -- wa = LAST
+  signal y_mux : std_logic_vector(OUT_W - 1 downto 0);
+  signal we_r, done_r : std_logic := '0';
+  signal ya_r : std_logic_vector(AW - 1 downto 0) := (others => '0');
+  signal yd_r : std_logic_vector(OUT_W - 1 downto 0) := (others => '0');
+
+  function flag(b : boolean) return std_logic is
+  begin
+    if b then return '1'; end if;
+    return '0';
+  end function;
 
   -- the input element cast to the softmax input type
   function cast_in(x : std_logic_vector) return signed is
@@ -80,126 +113,171 @@ architecture rtl of vs_softmax is
   end function;
 
   -- table index of a distance to the row maximum, clamped to the last entry
-  function table_index(m, v : signed) return unsigned is
-    variable d : signed(IN_W + 1 downto 0) := resize(m, IN_W + 2) - resize(v, IN_W + 2);
+  function table_index(m, v : signed) return std_logic_vector is
+    variable d : signed(D_W - 1 downto 0) := resize(m, D_W) - resize(v, D_W);
   begin
     if d > TABLE_SIZE - 1 then
-      return to_unsigned(TABLE_SIZE - 1, TA_W);
+      return std_logic_vector(to_unsigned(TABLE_SIZE - 1, TA_W));
     end if;
-    return resize(unsigned(d), TA_W);
+    return std_logic_vector(resize(unsigned(d), TA_W));
   end function;
 begin
-  issue <= '1' when st = S_DIV and (burst < DIVS or age = BUSY) else '0';
-  x_addr <= std_logic_vector(to_unsigned(base + j, AW)) when st = S_MAX or st = S_EXP or issue = '1'
-            else (others => '0');
-  -- the table is read with the element that just arrived (its entry comes one cycle later)
-  t_addr <= std_logic_vector(table_index(mx, cast_in(x_data)));
+  -- pass 3 issues while the burst is open, or a new burst once every divider is free again
+  issue <= s_div and (not b_full or a_full);
+  reading <= s_max or s_exp or issue;
+  x_addr <= xa_r;  -- 0 when not reading (the top level ORs the readers' addresses)
+  t_addr <= ta_r;
 
-  num <= shift_left(resize(unsigned(t_data), NUM_W), OUT_F);
+  num <= shift_left(resize(unsigned(td_r), NUM_W), OUT_F);
   dividers : for i in 0 to DIVS - 1 generate
-    starts(i) <= '1' when d2 = '1' and k2 = i else '0';
+    starts(i) <= '1' when d6 = '1' and k6 = i else '0';
     divider : entity work.vs_divider
       generic map (NUM_W => NUM_W, DEN_W => SUM_W, Y_W => OUT_W, Y_SIGNED => false, RND => 6, SAT => 1,
                   NEG_NUM => false)
       port map (clk => clk, start => starts(i), num => num, neg => '0', den => sum, done => dones(i), y => ys(i));
   end generate;
 
-  we <= '1' when (or dones) = '1' and st /= S_IDLE else '0';
-  y_we <= we;
-  y_addr <= std_logic_vector(to_unsigned(wa, AW));
-  done <= we when wa = ROWS * N - 1 else '0';
+  -- at most one divider is done in a cycle: its result is the OR of the results of the done ones
+  we <= (or dones) and not s_idle;
   process (all)
+    variable v : std_logic_vector(OUT_W - 1 downto 0);
   begin
-    y_data <= ys(0);
-    for i in 1 to DIVS - 1 loop
-      if kw = i then
-        y_data <= ys(i);
+    v := (others => '0');
+    for i in 0 to DIVS - 1 loop
+      if dones(i) = '1' then
+        v := v or ys(i);
       end if;
     end loop;
+    y_mux <= v;
   end process;
+  y_we <= we_r;
+  y_addr <= ya_r;
+  y_data <= yd_r;
+  done <= done_r;
 
   process (clk)
+    variable acc : unsigned(SUM_W - 1 downto 0);
   begin
     if rising_edge(clk) then
-      m1 <= '0'; m1_first <= '0'; e1 <= '0'; e1_first <= '0';
-      if st = S_MAX then
-        m1 <= '1';
-        if j = 0 then m1_first <= '1'; end if;
+      -- step 1: the read's address
+      if reading = '1' then
+        xa_r <= std_logic_vector(to_unsigned(base + j, AW));
+      else
+        xa_r <= (others => '0');
       end if;
-      if st = S_EXP then
-        e1 <= '1';
-        if j = 0 then e1_first <= '1'; end if;
-      end if;
-      e2 <= e1; e2_first <= e1_first;
+      m1 <= s_max; mf1 <= s_max and flag(j = 0);
+      e1 <= s_exp; ef1 <= s_exp and flag(j = 0);
       d1 <= issue; k1 <= k;
-      d2 <= d1; k2 <= k1;
-      if m1 = '1' then
-        if m1_first = '1' or cast_in(x_data) > mx then
-          mx <= cast_in(x_data);
+      m2 <= m1; mf2 <= mf1; e2 <= e1; ef2 <= ef1; d2 <= d1; k2 <= k1;
+      m3 <= m2; mf3 <= mf2; e3 <= e2; ef3 <= ef2; d3 <= d2; k3 <= k2;
+      e4 <= e3; ef4 <= ef3; d4 <= d3; k4 <= k3;
+      e5 <= e4; ef5 <= ef4; d5 <= d4; k5 <= k4;
+      e6 <= e5; ef6 <= ef5; d6 <= d5; k6 <= k5;
+      -- step 2 -> 3: the element arrived, cast
+      xc <= cast_in(x_data);
+      -- step 3 -> 4: the maximum (pass 1); the table is read with the element's distance to it
+      if m3 = '1' then
+        if mf3 = '1' or xc > mx then
+          mx <= xc;
         end if;
       end if;
-      if e2 = '1' then
-        if e2_first = '1' then
-          sum <= resize(unsigned(t_data), SUM_W);
-        else
-          sum <= sum + resize(unsigned(t_data), SUM_W);
+      ta_r <= table_index(mx, xc);
+      -- step 5 -> 6: the entry arrived; step 6: pass 2 sums it (pass 3 starts its division with
+      -- it, see starts)
+      td_r <= t_data;
+      if e6 = '1' then
+        acc := sum;
+        if ef6 = '1' then
+          acc := (others => '0');
         end if;
+        sum <= acc + resize(unsigned(td_r), SUM_W);
       end if;
-      if age /= BUSY then
-        age <= age + 1;
-      end if;
-      if we = '1' then
-        if wa = ROWS * N - 1 then wa <= 0; else wa <= wa + 1; end if;
-        if jw = N - 1 then jw <= 0; else jw <= jw + 1; end if;
-        if jw = N - 1 or kw = DIVS - 1 then kw <= 0; else kw <= kw + 1; end if;
-      end if;
-      if rst = '1' then
-        st <= S_IDLE;
-        m1 <= '0'; e1 <= '0'; e2 <= '0'; d1 <= '0'; d2 <= '0';
-      -- if/elsif, not case: GHDL writes a case as a Verilog case without default,
-      -- in which Yosys infers latches
-      elsif st = S_IDLE then
-        if start = '1' then
-          row <= 0; j <= 0; base <= 0; age <= BUSY;
-          wa <= 0; jw <= 0; kw <= 0;
-          st <= S_MAX;
-        end if;
-      elsif st = S_MAX then
-        if j = N - 1 then j <= 0; st <= S_EXP; else j <= j + 1; end if;
-      elsif st = S_EXP then
-        if j = N - 1 then
-          j <= 0; k <= 0;
-          burst <= DIVS;  -- the row's first division waits for every divider
-          st <= S_DIV;
+
+      -- the stream: one element a cycle in passes 1 and 2, one an issue in pass 3
+      if reading = '1' then
+        if j_last = '1' then
+          j <= 0;
+          j_last <= flag(N = 1);
         else
           j <= j + 1;
+          j_last <= flag(j = N - 2);
         end if;
-      elsif st = S_DIV then
-        if issue = '1' then
-          if burst = DIVS then
-            burst <= 1;
-            age <= 1;
-          else
-            burst <= burst + 1;
-          end if;
-          if k = DIVS - 1 then k <= 0; else k <= k + 1; end if;
-          if j = N - 1 then
-            j <= 0;
-            if row = ROWS - 1 then
-              st <= S_DRAIN;
-            else
-              row <= row + 1;
-              base <= base + N;
-              st <= S_MAX;
-            end if;
-          else
-            j <= j + 1;
-          end if;
+      end if;
+      if a_full = '0' then
+        age <= age + 1;
+        a_full <= flag(age = BUSY - 1);
+      end if;
+      if issue = '1' then
+        if b_full = '1' then  -- a new burst
+          burst <= 1;
+          b_full <= flag(DIVS = 1);
+          age <= 1;
+          a_full <= '0';
+        else
+          burst <= burst + 1;
+          b_full <= flag(burst = DIVS - 1);
         end if;
-      elsif st = S_DRAIN then
-        if we = '1' and wa = ROWS * N - 1 then
-          st <= S_IDLE;
+        if k = DIVS - 1 then k <= 0; else k <= k + 1; end if;
+      end if;
+      if s_idle = '1' and start = '1' then
+        row <= 0; j <= 0; base <= 0;
+        j_last <= flag(N = 1);
+        row_last <= flag(ROWS = 1);
+        age <= BUSY; a_full <= '1';
+        wa <= 0;
+        w_last <= flag(LAST = 0);
+        s_idle <= '0'; s_max <= '1';
+      end if;
+      if s_max = '1' and j_last = '1' then
+        s_max <= '0'; s_exp <= '1';
+      end if;
+      if s_exp = '1' and j_last = '1' then
+        k <= 0;
+        burst <= DIVS; b_full <= '1';  -- the row's first division waits for every divider
+        s_exp <= '0'; s_div <= '1';
+      end if;
+      if issue = '1' and j_last = '1' then
+        s_div <= '0';
+        if row_last = '1' then
+          s_drain <= '1';
+        else
+          row <= row + 1;
+          row_last <= flag(row = ROWS - 2);
+          base <= base + N;
+          s_max <= '1';
         end if;
+      end if;
+
+      -- the results, registered on their way out
+      we_r <= we;
+      ya_r <= std_logic_vector(to_unsigned(wa, AW));
+      yd_r <= y_mux;
+      done_r <= '0';
+      if we = '1' then
+        if w_last = '1' then
+          wa <= 0;
+          w_last <= flag(LAST = 0);
+          done_r <= '1';
+        else
+          wa <= wa + 1;
+          w_last <= flag(wa = LAST - 1);
+        end if;
+      end if;
+      if s_drain = '1' and we = '1' and w_last = '1' then
+        s_drain <= '0'; s_idle <= '1';
+      end if;
+
+      if rst = '1' then
+        s_idle <= '1'; s_max <= '0'; s_exp <= '0'; s_div <= '0'; s_drain <= '0';
+        xa_r <= (others => '0');
+        -- every step cleared, the first-element flags and divider numbers too: a chain of
+        -- registers without a reset would become a shift-register LUT (SRL), slow to its output
+        m1 <= '0'; m2 <= '0'; m3 <= '0'; mf1 <= '0'; mf2 <= '0'; mf3 <= '0';
+        e1 <= '0'; e2 <= '0'; e3 <= '0'; e4 <= '0'; e5 <= '0'; e6 <= '0';
+        ef1 <= '0'; ef2 <= '0'; ef3 <= '0'; ef4 <= '0'; ef5 <= '0'; ef6 <= '0';
+        d1 <= '0'; d2 <= '0'; d3 <= '0'; d4 <= '0'; d5 <= '0'; d6 <= '0';
+        k1 <= 0; k2 <= 0; k3 <= 0; k4 <= 0; k5 <= 0; k6 <= 0;
+        we_r <= '0'; done_r <= '0';
       end if;
     end if;
   end process;
