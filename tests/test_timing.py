@@ -147,3 +147,41 @@ def test_unknown_cell_is_named():
     b.cell('odd', 'PLLE2_ADV', {'CLKIN1': 2}, {'CLKOUT0': b.net()})
     with pytest.raises(TimingModelError, match='PLLE2_ADV'):
         timing.analyze(b.json(), 'top')
+
+
+def _convert_mlp(tmp_path, clock, **model_cfg):
+    import hls4ml
+    from conftest import mlp_model
+
+    model = mlp_model()
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    cfg['Model'].update(model_cfg)
+    return hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', clock_period=clock,
+                                                      output_dir=str(tmp_path / 'prj'), part='xc7s15ftgb196-2')  # fmt: skip
+
+
+def test_clock_period_reaches_the_estimate_the_xdc_and_the_checks(tmp_path):
+    import warnings
+
+    from vhdlspartan.errors import TimingWarning, UnsupportedError
+    from vhdlspartan.resource_model.estimate import estimate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', TimingWarning)  # a clock the design meets: no warning
+        hm = _convert_mlp(tmp_path / 'ok', 6.67)
+    est = estimate(hm)
+    assert est.clock_ns == 6.67 and est.meets_clock and 0 < est.delay_ns <= timing.BUDGET_NS
+    assert est.latency_us == pytest.approx(est.cycles * 6.67 / 1000)
+    hm.write()
+    vivado = tmp_path / 'ok' / 'prj' / 'vivado'
+    assert 'create_clock -period 6.67 ' in (vivado / 'myproject.xdc').read_text()
+    assert 'report_timing_summary -file timing.rpt' in (vivado / 'build.tcl').read_text()
+
+    with pytest.warns(TimingWarning, match='ClockPeriod 2 ns'):
+        fast = _convert_mlp(tmp_path / 'fast', 2)
+    assert not estimate(fast).meets_clock and '(500 MHz): NOT met' in estimate(fast).timing_line()
+    with pytest.raises(UnsupportedError, match='ClockPeriod 2 ns .*StrictTiming'):
+        _convert_mlp(tmp_path / 'strict', 2, StrictTiming=True)
+    assert not (tmp_path / 'strict' / 'prj').exists()  # refused before anything is written
+    with pytest.raises(UnsupportedError, match='StrictTiming'):
+        _convert_mlp(tmp_path / 'bad', 10, StrictTiming='yes')

@@ -203,6 +203,7 @@ def _yaml(tmp_path, cfg):
     ({'builder': {}, 'data': {'series': 'electricity'}, 'finetune': {'uniform': -1}},
      'finetune.uniform must be a non-negative integer'),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'trials': 0}, 'trials must be a positive integer'),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'clock_period': 0}, 'clock_period must be a positive number'),
     ({'model': 'missing.h5', 'data': {'series': 'electricity'}}, "model file 'missing.h5' does not exist"),
 ])  # fmt: skip
 def test_tune_yaml_is_validated(tmp_path, cfg, message):
@@ -283,11 +284,12 @@ def test_softmax_dividers_are_a_tuning_knob(trained):
 def test_tune_yaml_passes_finetune_uniform_to_tune(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(tune_config, 'prepare', lambda cfg: (None, _FakeWindows()))
-    monkeypatch.setattr(tuner, 'tune', lambda *a, **k: seen.append(k['finetune_uniform']))
+    monkeypatch.setattr(tuner, 'tune', lambda *a, **k: seen.append((k['finetune_uniform'], k['clock_ns'])))
     base = {'builder': {}, 'data': {'series': 'electricity'}}
     tune_config.run(tune_config.load(_yaml(tmp_path, base)), progress=False)
-    tune_config.run(tune_config.load(_yaml(tmp_path, {**base, 'finetune': {'uniform': 0}})), progress=False)
-    assert seen == [2, 0]  # default 2
+    tune_config.run(tune_config.load(_yaml(tmp_path, {**base, 'finetune': {'uniform': 0}, 'clock_period': 6.67})),
+                    progress=False)  # fmt: skip
+    assert seen == [(2, 10.0), (0, 6.67)]  # defaults: 2 uniform designs, 10 ns
 
 
 class _FakeWindows:
