@@ -57,7 +57,9 @@ class LayerNormUnit:
         return reference_layernorm(q, self.spec).reshape(q.shape[0], -1)
 
     def cycles(self) -> int:
-        return self.rows * (3 * self.n + 5) + 5
+        """Per row three passes of n reads and 5 cycles between passes 2 and 3; the last z is
+        written 9 cycles after the last read (vs_layernorm.vhd)."""
+        return self.rows * (3 * self.n + 5) + 9
 
     def rom(self) -> Rom:
         return Rom(f'{self.name}_inv', self._rom_words, self.spec.inv_bits, self.table_storage)
