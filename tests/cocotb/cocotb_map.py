@@ -24,7 +24,7 @@ from cocotb.triggers import FallingEdge
 
 from vhdlspartan.fixed import FixedType, requantize
 
-LATENCY_EXTRA = 2  # done is high N + 2 cycles after the cycle where start is high
+LATENCY_EXTRA = 3  # done is high N + 3 cycles after the cycle where start is high
 
 
 def _x_range(w: int, signed: bool) -> tuple[int, int]:
@@ -141,7 +141,7 @@ async def map_start_done_and_values(dut):
             if out['done']:
                 done_cycle = cycle
         assert done_cycle - start_cycle == n + LATENCY_EXTRA, (
-            f'run {run}: done {done_cycle - start_cycle} cycles after start, expected N + 2 = {n + LATENCY_EXTRA}'
+            f'run {run}: done {done_cycle - start_cycle} cycles after start, expected N + {LATENCY_EXTRA} = {n + LATENCY_EXTRA}'
         )
         assert sorted(writes) == list(range(n)), f'run {run}: addresses written {sorted(writes)}'
         bad = []

@@ -20,6 +20,7 @@ SUPPORTED_ACTIVATIONS = ('relu', 'linear')
 class ActivationUnit(WalkTiming):
     entity = 'vs_map'  # vhdl/vs_map.vhd
     label = 'map'  # instance label suffix in the top level
+    WALK_LAT = 3  # vs_map: read, floor + rounding decision, sum + saturation
     name: str
     layer_name: str
     x: object

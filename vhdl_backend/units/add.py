@@ -33,6 +33,7 @@ def add_generics(n: int, aw: int, at, bt, yt) -> dict:
 class AddUnit(WalkTiming):
     entity = 'vs_add'  # vhdl/vs_add.vhd
     label = 'add'  # instance label suffix in the top level
+    WALK_LAT = 4  # vs_add: read, sum, floor + rounding decision, their sum + saturation
     name: str
     layer_name: str
     a: object

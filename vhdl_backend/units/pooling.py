@@ -1,7 +1,8 @@
 """GlobalAveragePooling1D: y[c] = cast(sum_t x[t, c] / T), the exact quotient rounded once.
 
 VHDL: ``vs_gavg.vhd``: running sums over x in its stored order, then a pipelined exact divider
-(exact for any window length T), one channel a cycle.
+(exact for any window length T), one channel a cycle: a register after the read, one after the
+sum, one after |sum|, one per quotient bit, and three for the rounding and saturation.
 """
 
 from __future__ import annotations
@@ -75,14 +76,14 @@ class GlobalAvgUnit:
         return divider_stages(self.num_width, self.den.bit_length())
 
     def cycles(self) -> int:
-        return self.steps * self.channels + self.div_stages + 3
+        return self.steps * self.channels + self.div_stages + 7
 
     def first_reads(self) -> dict:
         return {self.x.name: walk_reads(self.steps * self.channels)}
 
     def write_cycles(self) -> np.ndarray:
         """Channel c's mean is written once its last time step is summed and divided."""
-        return (self.steps - 1) * self.channels + np.arange(self.channels, dtype=np.int64) + self.div_stages + 4
+        return (self.steps - 1) * self.channels + np.arange(self.channels, dtype=np.int64) + self.div_stages + 8
 
     def generics(self, engine) -> dict:
         """The VHDL generics of the unit's entity (also what the resource model reads)."""

@@ -24,6 +24,7 @@ from .base import Buffer, Emitted, Rom, WalkTiming, generic_map, pack_words, rom
 class PositionalEncodingUnit(WalkTiming):
     entity = 'vs_add'  # vhdl/vs_add.vhd
     label = 'posenc'  # instance label suffix in the top level
+    WALK_LAT = 4  # vs_add: read, sum, floor + rounding decision, their sum + saturation
     name: str
     layer_name: str
     x: Buffer

@@ -7,8 +7,11 @@ layers whose weight words are equally wide can share one ROM, their weights one 
 other: 4 x 256 + 2 x 1024 words of 64 bits are 12 RAMB18s instead of 16.
 
 VHDL: ``vs_rom_share.vhd`` forms the shared address (the members' addresses ORed, plus the
-base of the member started last); the ROM itself is an ordinary generated ROM. The engine
-emits both (``Engine.emit``), and each member reads the pack's data instead of its own ROM.
+base of the member started last); the ROM itself is an ordinary generated ROM. The members are
+laid out so that, when their sizes allow, no address carries into its base (``carry_free``):
+the sum is then an OR, and the path from the controllers' addresses to the block RAM holds no
+adder. The engine emits both (``Engine.emit``), and each member reads the pack's data instead
+of its own ROM.
 The arithmetic does not change, so the emulation has nothing to add; the resource model
 costs the pack's ROM with the ROM rule and ``vs_rom_share`` with its own fitted features.
 """
@@ -18,31 +21,93 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .base import Rom, generic_map, rom_instance
+from .base import Rom, addr_width, generic_map, rom_instance
+
+
+def layout_bases(depths, order) -> tuple:
+    """The first word of each member (in member order) when they lie one after another in order."""
+    bases, word = [0] * len(depths), 0
+    for k in order:
+        bases[k] = word
+        word += depths[k]
+    return tuple(bases)
+
+
+def aligned_bases(depths, aw: int) -> tuple | None:
+    """Each member in a block of its depth rounded up to a power of 2, the largest at the top of
+    the 2 ** aw words and the others below it, largest first: every base is then a multiple of
+    its block, and the next base lies a block above it. None when the blocks do not fit."""
+    blocks = [1 << (d - 1).bit_length() for d in depths]
+    if sum(blocks) > 1 << aw:
+        return None
+    bases, top = [0] * len(depths), 1 << aw
+    for k in sorted(range(len(depths)), key=lambda k: -blocks[k]):
+        top -= blocks[k]
+        bases[k] = top
+    return tuple(bases)
+
+
+def carry_free(bases, aw: int) -> bool:
+    """vs_rom_share's test, from the bases alone: member k's addresses are below the gap from its
+    base to the next base above it (or to 2 ** aw), so base + address is base | address when every
+    base is a multiple of the power of 2 at or above its gap."""
+    for b in bases:
+        gap = min([c - b for c in bases if c > b] + [(1 << aw) - b])
+        if b % (1 << (gap - 1).bit_length()):
+            return False
+    return True
 
 
 @dataclass(eq=False)
 class WeightPack:
     name: str
     members: tuple  # DenseUnits, in schedule order
+    rom_cost: object = None  # Rom -> RAMB18s (the resource model's rule): padding must not cost a block
 
     @property
     def width(self) -> int:
         return self.members[0].roms()[0].width
 
     @cached_property
+    def _layout(self) -> tuple:
+        """(bases in member order, ROM words). The members lie one after another, in schedule order
+        or else largest first, when that makes every sum of address and base carry-free; else each
+        in an aligned block of its own (aligned_bases), when that costs no more block RAM; else one
+        after another in schedule order, with an adder. The words are padded with zeros to 2 ** AW
+        when that costs no more either: the ROM's bounds check on its address is then void."""
+        roms = [unit.roms()[0] for unit in self.members]
+        depths = [r.depth for r in roms]
+        aw = addr_width(sum(depths))
+        cost = self.rom_cost or (lambda rom: 0)
+
+        def words_at(bases, size):
+            words = [0] * size
+            for base, r in zip(bases, roms):
+                words[base:base + r.depth] = r.words
+            return words
+
+        plain = layout_bases(depths, range(len(depths)))
+        layouts = [plain, layout_bases(depths, sorted(range(len(depths)), key=lambda k: -depths[k]))]
+        bases = next((b for b in layouts if carry_free(b, aw)), None)
+        limit = cost(Rom(self.name, words_at(plain, sum(depths)), self.width, 'bram'))
+        if bases is None:
+            aligned = aligned_bases(depths, aw)
+            if aligned is not None and cost(Rom(self.name, words_at(aligned, 1 << aw), self.width, 'bram')) <= limit:
+                return aligned, words_at(aligned, 1 << aw)
+            bases = plain
+        full = words_at(bases, 1 << aw)
+        if cost(Rom(self.name, full, self.width, 'bram')) <= limit:
+            return bases, full
+        return bases, words_at(bases, sum(depths))
+
+    @property
     def bases(self) -> tuple:
-        """First word of each member's weights."""
-        out, base = [], 0
-        for unit in self.members:
-            out.append(base)
-            base += unit.roms()[0].depth
-        return tuple(out)
+        """First word of each member's weights (in member order)."""
+        return self._layout[0]
 
     @cached_property
     def rom(self) -> Rom:
-        words = [w for unit in self.members for w in unit.roms()[0].words]
-        return Rom(self.name, words, self.width, 'bram')
+        return Rom(self.name, self._layout[1], self.width, 'bram')
 
     def generics(self) -> dict:
         n, aw = len(self.members), self.rom.aw
@@ -88,7 +153,7 @@ def weight_packs(jobs, rom_cost) -> list:
     for members in groups.values():  # in the order of their first member
         if len(members) < 2:
             continue
-        pack = WeightPack(f'wpack{len(packs)}', tuple(members))
+        pack = WeightPack(f'wpack{len(packs)}', tuple(members), rom_cost)
         if rom_cost(pack.rom) < sum(rom_cost(u.roms()[0]) for u in members):
             packs.append(pack)
     return packs

@@ -1,5 +1,7 @@
 -- vs_add: element-wise sum of two tensors of the same shape, cast to the output type
--- (hls4ml's Add: the exact sum, then the cast). Cycles from start to done: N + 2.
+-- (hls4ml's Add: the exact sum, then the cast). Three stages after the read, each ending in a
+-- register: the exact sum; its floor at the output scale with the rounding decision; their sum,
+-- saturated. Cycles from start to done: N + 4.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -28,23 +30,62 @@ end entity;
 
 architecture rtl of vs_add is
   constant S_W : positive := vs_max(A_W + A_SHIFT, B_W + B_SHIFT) + 2;
+  -- vs_round in two halves with a register between: the floor at the target scale
+  -- (vs_round_len bits; wires only) and the rounding decision (1: add one). Their sum is vs_round's.
+  function floor_at(v : signed; sh : integer) return signed is
+    constant L : positive := vs_round_len(v'length, sh);
+  begin
+    if sh <= 0 then
+      return shift_left(resize(v, L), -sh);
+    end if;
+    return shift_right(resize(v, L), sh);
+  end function;
+
+  function round_up(v : signed; sh : integer; mode : natural) return std_logic is
+    constant L : positive := vs_round_len(v'length, sh);
+    variable x : signed(L - 1 downto 0);
+    variable above, tie, nonzero : boolean;
+  begin
+    if sh <= 0 then
+      return '0';
+    end if;
+    x := resize(v, L);
+    nonzero := x(sh - 1 downto 0) /= 0;
+    if sh = 1 then
+      tie := x(0) = '1';
+      above := false;
+    else
+      tie := x(sh - 1) = '1' and x(sh - 2 downto 0) = 0;
+      above := x(sh - 1) = '1' and x(sh - 2 downto 0) /= 0;
+    end if;
+    if vs_round_inc(mode, x(sh) = '1', above, tie, nonzero, x(L - 1) = '1') then
+      return '1';
+    end if;
+    return '0';
+  end function;
+
+  constant R_W : positive := vs_round_len(S_W, SHIFT);
   signal rd_addr : std_logic_vector(AW - 1 downto 0);
-  signal y_r : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
+  signal s_r  : signed(S_W - 1 downto 0) := (others => '0');
+  signal q_r  : signed(R_W - 1 downto 0) := (others => '0');
+  signal up_r : std_logic := '0';
+  signal y_r  : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
 begin
   walk : entity work.vs_walk
-    generic map (N => N, AW => AW, LAT => 2)
+    generic map (N => N, AW => AW, LAT => 4)
     port map (clk => clk, rst => rst, start => start, rd_en => open, rd_addr => rd_addr,
               wr_en => y_we, wr_addr => y_addr, done => done);
   a_addr <= rd_addr;
   b_addr <= rd_addr;
 
   process (clk)
-    variable s : signed(S_W - 1 downto 0);
   begin
     if rising_edge(clk) then
-      s := shift_left(resize(vs_to_signed(a_data, A_SIGNED, A_W + 1), S_W), A_SHIFT)
-           + shift_left(resize(vs_to_signed(b_data, B_SIGNED, B_W + 1), S_W), B_SHIFT);
-      y_r <= vs_requant(s, SHIFT, Y_W, Y_SIGNED, RND, SAT);
+      s_r <= shift_left(resize(vs_to_signed(a_data, A_SIGNED, A_W + 1), S_W), A_SHIFT)
+             + shift_left(resize(vs_to_signed(b_data, B_SIGNED, B_W + 1), S_W), B_SHIFT);
+      q_r <= floor_at(s_r, SHIFT);
+      up_r <= round_up(s_r, SHIFT, RND);
+      y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
     end if;
   end process;
   y_data <= y_r;

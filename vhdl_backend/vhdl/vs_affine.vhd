@@ -1,7 +1,9 @@
 -- vs_affine: per-channel y = x * scale[c] + bias[c], cast to the output type: hls4ml's
 -- BatchNormalization (and QKeras alpha scaling) after folding. Channel c = element mod C;
 -- scale and bias come packed from one ROM word (bias in the high bits). One multiplier
--- of its own. Cycles from start to done: N + 3.
+-- of its own. Four stages after the read, each ending in a register: the product (and the
+-- bias beside it); their exact sum; its floor at the output scale with the rounding decision;
+-- their sum, saturated. Cycles from start to done: N + 5.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -33,23 +35,61 @@ end entity;
 architecture rtl of vs_affine is
   constant P_W   : positive := X_W + S_W + 2;
   constant SUM_W : positive := vs_max(P_W + PROD_SHIFT, BIAS_W + 1 + BIAS_SHIFT) + 1;
+  -- vs_round in two halves with a register between: the floor at the target scale
+  -- (vs_round_len bits; wires only) and the rounding decision (1: add one). Their sum is vs_round's.
+  function floor_at(v : signed; sh : integer) return signed is
+    constant L : positive := vs_round_len(v'length, sh);
+  begin
+    if sh <= 0 then
+      return shift_left(resize(v, L), -sh);
+    end if;
+    return shift_right(resize(v, L), sh);
+  end function;
+
+  function round_up(v : signed; sh : integer; mode : natural) return std_logic is
+    constant L : positive := vs_round_len(v'length, sh);
+    variable x : signed(L - 1 downto 0);
+    variable above, tie, nonzero : boolean;
+  begin
+    if sh <= 0 then
+      return '0';
+    end if;
+    x := resize(v, L);
+    nonzero := x(sh - 1 downto 0) /= 0;
+    if sh = 1 then
+      tie := x(0) = '1';
+      above := false;
+    else
+      tie := x(sh - 1) = '1' and x(sh - 2 downto 0) = 0;
+      above := x(sh - 1) = '1' and x(sh - 2 downto 0) /= 0;
+    end if;
+    if vs_round_inc(mode, x(sh) = '1', above, tie, nonzero, x(L - 1) = '1') then
+      return '1';
+    end if;
+    return '0';
+  end function;
+
+  constant R_W : positive := vs_round_len(SUM_W, SHIFT);
   signal rd_en : std_logic;
   signal c_i   : natural range 0 to C := 0;
   signal prod  : signed(P_W - 1 downto 0) := (others => '0');
   signal bias  : signed(BIAS_W downto 0) := (others => '0');
+  signal s_r   : signed(SUM_W - 1 downto 0) := (others => '0');
+  signal q_r   : signed(R_W - 1 downto 0) := (others => '0');
+  signal up_r  : std_logic := '0';
   signal y_r   : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
 begin
   walk : entity work.vs_walk
-    generic map (N => N, AW => AW, LAT => 3)
+    generic map (N => N, AW => AW, LAT => 5)
     port map (clk => clk, rst => rst, start => start, rd_en => rd_en, rd_addr => x_addr,
               wr_en => y_we, wr_addr => y_addr, done => done);
   sb_addr <= std_logic_vector(to_unsigned(c_i, CW));
 
   process (clk)
-    variable s : signed(SUM_W - 1 downto 0);
   begin
     if rising_edge(clk) then
-      if start = '1' or rd_en = '0' or c_i = C - 1 then
+      -- the channel of the element read: 0 while idle (the walk starts from element 0)
+      if rd_en = '0' or c_i = C - 1 then
         c_i <= 0;
       else
         c_i <= c_i + 1;
@@ -57,8 +97,10 @@ begin
       prod <= resize(vs_to_signed(x_data, X_SIGNED, X_W + 1)
                      * vs_to_signed(sb_data(S_W - 1 downto 0), S_SIGNED, S_W + 1), P_W);
       bias <= vs_to_signed(sb_data(BIAS_W + S_W - 1 downto S_W), BIAS_SIGNED, BIAS_W + 1);
-      s := shift_left(resize(prod, SUM_W), PROD_SHIFT) + shift_left(resize(bias, SUM_W), BIAS_SHIFT);
-      y_r <= vs_requant(s, SHIFT, Y_W, Y_SIGNED, RND, SAT);
+      s_r <= shift_left(resize(prod, SUM_W), PROD_SHIFT) + shift_left(resize(bias, SUM_W), BIAS_SHIFT);
+      q_r <= floor_at(s_r, SHIFT);
+      up_r <= round_up(s_r, SHIFT, RND);
+      y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
     end if;
   end process;
   y_data <= y_r;

@@ -1,5 +1,7 @@
 -- vs_map: element-wise cast of a tensor to a new type, with an optional ReLU first
--- (hls4ml's ReLU, linear and quantized activations). Cycles from start to done: N + 2.
+-- (hls4ml's ReLU, linear and quantized activations). Two stages after the read, each ending in
+-- a register: the value at the target scale (floor) with the rounding decision, then their sum,
+-- saturated. Cycles from start to done: N + 3.
 library ieee;
 use ieee.std_logic_1164.all;
 use ieee.numeric_std.all;
@@ -25,10 +27,47 @@ entity vs_map is
 end entity;
 
 architecture rtl of vs_map is
-  signal y_r : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
+  -- vs_round in two halves with a register between: the floor at the target scale
+  -- (vs_round_len bits; wires only) and the rounding decision (1: add one). Their sum is vs_round's.
+  function floor_at(v : signed; sh : integer) return signed is
+    constant L : positive := vs_round_len(v'length, sh);
+  begin
+    if sh <= 0 then
+      return shift_left(resize(v, L), -sh);
+    end if;
+    return shift_right(resize(v, L), sh);
+  end function;
+
+  function round_up(v : signed; sh : integer; mode : natural) return std_logic is
+    constant L : positive := vs_round_len(v'length, sh);
+    variable x : signed(L - 1 downto 0);
+    variable above, tie, nonzero : boolean;
+  begin
+    if sh <= 0 then
+      return '0';
+    end if;
+    x := resize(v, L);
+    nonzero := x(sh - 1 downto 0) /= 0;
+    if sh = 1 then
+      tie := x(0) = '1';
+      above := false;
+    else
+      tie := x(sh - 1) = '1' and x(sh - 2 downto 0) = 0;
+      above := x(sh - 1) = '1' and x(sh - 2 downto 0) /= 0;
+    end if;
+    if vs_round_inc(mode, x(sh) = '1', above, tie, nonzero, x(L - 1) = '1') then
+      return '1';
+    end if;
+    return '0';
+  end function;
+
+  constant R_W : positive := vs_round_len(X_W + 1, SHIFT);
+  signal q_r  : signed(R_W - 1 downto 0) := (others => '0');
+  signal up_r : std_logic := '0';
+  signal y_r  : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
 begin
   walk : entity work.vs_walk
-    generic map (N => N, AW => AW, LAT => 2)
+    generic map (N => N, AW => AW, LAT => 3)
     port map (clk => clk, rst => rst, start => start, rd_en => open, rd_addr => x_addr,
               wr_en => y_we, wr_addr => y_addr, done => done);
 
@@ -40,7 +79,9 @@ begin
       if RELU and x < 0 then
         x := (others => '0');
       end if;
-      y_r <= vs_requant(x, SHIFT, Y_W, Y_SIGNED, RND, SAT);
+      q_r <= floor_at(x, SHIFT);
+      up_r <= round_up(x, SHIFT, RND);
+      y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
     end if;
   end process;
   y_data <= y_r;
