@@ -30,39 +30,7 @@ end entity;
 
 architecture rtl of vs_add is
   constant S_W : positive := vs_max(A_W + A_SHIFT, B_W + B_SHIFT) + 2;
-  -- vs_round in two halves with a register between: the floor at the target scale
-  -- (vs_round_len bits; wires only) and the rounding decision (1: add one). Their sum is vs_round's.
-  function floor_at(v : signed; sh : integer) return signed is
-    constant L : positive := vs_round_len(v'length, sh);
-  begin
-    if sh <= 0 then
-      return shift_left(resize(v, L), -sh);
-    end if;
-    return shift_right(resize(v, L), sh);
-  end function;
-
-  function round_up(v : signed; sh : integer; mode : natural) return std_logic is
-    constant L : positive := vs_round_len(v'length, sh);
-    variable x : signed(L - 1 downto 0);
-    variable above, tie, nonzero : boolean;
-  begin
-    if sh <= 0 then
-      return '0';
-    end if;
-    x := resize(v, L);
-    nonzero := x(sh - 1 downto 0) /= 0;
-    if sh = 1 then
-      tie := x(0) = '1';
-      above := false;
-    else
-      tie := x(sh - 1) = '1' and x(sh - 2 downto 0) = 0;
-      above := x(sh - 1) = '1' and x(sh - 2 downto 0) /= 0;
-    end if;
-    if vs_round_inc(mode, x(sh) = '1', above, tie, nonzero, x(L - 1) = '1') then
-      return '1';
-    end if;
-    return '0';
-  end function;
+  -- vs_round in two halves with a register between (vs_floor_at, vs_round_up; vs_fixed_pkg)
 
   constant R_W : positive := vs_round_len(S_W, SHIFT);
   signal rd_addr : std_logic_vector(AW - 1 downto 0);
@@ -83,8 +51,8 @@ begin
     if rising_edge(clk) then
       s_r <= shift_left(resize(vs_to_signed(a_data, A_SIGNED, A_W + 1), S_W), A_SHIFT)
              + shift_left(resize(vs_to_signed(b_data, B_SIGNED, B_W + 1), S_W), B_SHIFT);
-      q_r <= floor_at(s_r, SHIFT);
-      up_r <= round_up(s_r, SHIFT, RND);
+      q_r <= vs_floor_at(s_r, SHIFT);
+      up_r <= vs_round_up(s_r, SHIFT, RND);
       y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
     end if;
   end process;

@@ -35,39 +35,7 @@ end entity;
 architecture rtl of vs_affine is
   constant P_W   : positive := X_W + S_W + 2;
   constant SUM_W : positive := vs_max(P_W + PROD_SHIFT, BIAS_W + 1 + BIAS_SHIFT) + 1;
-  -- vs_round in two halves with a register between: the floor at the target scale
-  -- (vs_round_len bits; wires only) and the rounding decision (1: add one). Their sum is vs_round's.
-  function floor_at(v : signed; sh : integer) return signed is
-    constant L : positive := vs_round_len(v'length, sh);
-  begin
-    if sh <= 0 then
-      return shift_left(resize(v, L), -sh);
-    end if;
-    return shift_right(resize(v, L), sh);
-  end function;
-
-  function round_up(v : signed; sh : integer; mode : natural) return std_logic is
-    constant L : positive := vs_round_len(v'length, sh);
-    variable x : signed(L - 1 downto 0);
-    variable above, tie, nonzero : boolean;
-  begin
-    if sh <= 0 then
-      return '0';
-    end if;
-    x := resize(v, L);
-    nonzero := x(sh - 1 downto 0) /= 0;
-    if sh = 1 then
-      tie := x(0) = '1';
-      above := false;
-    else
-      tie := x(sh - 1) = '1' and x(sh - 2 downto 0) = 0;
-      above := x(sh - 1) = '1' and x(sh - 2 downto 0) /= 0;
-    end if;
-    if vs_round_inc(mode, x(sh) = '1', above, tie, nonzero, x(L - 1) = '1') then
-      return '1';
-    end if;
-    return '0';
-  end function;
+  -- vs_round in two halves with a register between (vs_floor_at, vs_round_up; vs_fixed_pkg)
 
   constant R_W : positive := vs_round_len(SUM_W, SHIFT);
   signal rd_en : std_logic;
@@ -98,8 +66,8 @@ begin
                      * vs_to_signed(sb_data(S_W - 1 downto 0), S_SIGNED, S_W + 1), P_W);
       bias <= vs_to_signed(sb_data(BIAS_W + S_W - 1 downto S_W), BIAS_SIGNED, BIAS_W + 1);
       s_r <= shift_left(resize(prod, SUM_W), PROD_SHIFT) + shift_left(resize(bias, SUM_W), BIAS_SHIFT);
-      q_r <= floor_at(s_r, SHIFT);
-      up_r <= round_up(s_r, SHIFT, RND);
+      q_r <= vs_floor_at(s_r, SHIFT);
+      up_r <= vs_round_up(s_r, SHIFT, RND);
       y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
     end if;
   end process;

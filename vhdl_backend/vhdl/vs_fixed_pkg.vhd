@@ -25,6 +25,11 @@ package vs_fixed_pkg is
   -- vs_round_len(v'length, shift) bits long. A pipeline registers it and saturates a cycle later.
   function vs_round(v : signed; shift : integer; rnd : natural) return signed;
   function vs_round_len(len : positive; shift : integer) return positive;
+  -- vs_round in two halves, for a pipeline that registers between them: the floor at the target
+  -- scale (vs_round_len bits; wires only) and the rounding decision ('1': add one).
+  function vs_floor_at(v : signed; shift : integer) return signed;
+  function vs_round_up(v : signed; shift : integer; rnd : natural) return std_logic;
+  function vs_flag(b : boolean) return std_logic;
   function vs_max(a, b : integer) return integer;
   function vs_clog2(n : positive) return natural;
 end package;
@@ -125,17 +130,30 @@ package body vs_fixed_pkg is
     return vs_saturate(vs_round(v, shift, rnd), w, is_signed, sat);
   end function;
 
-  function vs_round(v : signed; shift : integer; rnd : natural) return signed is
-    constant L : positive := vs_max(v'length, shift + 1) + 1;
-    variable x : signed(L - 1 downto 0) := resize(v, L);
-    variable q : signed(L - 1 downto 0);
-    variable inc : signed(1 downto 0);
+  function vs_flag(b : boolean) return std_logic is
+  begin
+    if b then return '1'; end if;
+    return '0';
+  end function;
+
+  function vs_floor_at(v : signed; shift : integer) return signed is
+    constant L : positive := vs_round_len(v'length, shift);
+  begin
+    if shift <= 0 then
+      return shift_left(resize(v, L), -shift);
+    end if;
+    return shift_right(resize(v, L), shift);
+  end function;
+
+  function vs_round_up(v : signed; shift : integer; rnd : natural) return std_logic is
+    constant L : positive := vs_round_len(v'length, shift);
+    variable x : signed(L - 1 downto 0);
     variable above, tie, nonzero : boolean;
   begin
     if shift <= 0 then
-      return shift_left(resize(v, v'length - shift), -shift);
+      return '0';
     end if;
-    q := shift_right(x, shift);
+    x := resize(v, L);
     nonzero := x(shift - 1 downto 0) /= 0;
     if shift = 1 then
       tie := x(0) = '1';
@@ -144,10 +162,13 @@ package body vs_fixed_pkg is
       tie := x(shift - 1) = '1' and x(shift - 2 downto 0) = 0;
       above := x(shift - 1) = '1' and x(shift - 2 downto 0) /= 0;
     end if;
-    inc := "00";
-    if vs_round_inc(rnd, q(0) = '1', above, tie, nonzero, x(L - 1) = '1') then
-      inc := "01";
-    end if;
-    return q + inc;  -- the increment enters the adder, no mux after it
+    return vs_flag(vs_round_inc(rnd, x(shift) = '1', above, tie, nonzero, x(L - 1) = '1'));
+  end function;
+
+  function vs_round(v : signed; shift : integer; rnd : natural) return signed is
+    variable inc : signed(1 downto 0) := "00";
+  begin
+    inc(0) := vs_round_up(v, shift, rnd);
+    return vs_floor_at(v, shift) + inc;  -- the increment enters the adder, no mux after it
   end function;
 end package body;

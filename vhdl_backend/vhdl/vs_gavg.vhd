@@ -48,13 +48,8 @@ architecture rtl of vs_gavg is
   signal t_i   : natural range 0 to T - 1 := 0;
   signal c_i   : natural range 0 to C - 1 := 0;
   signal first : std_logic := '1';                           -- t_i = 0
-  function flag(b : boolean) return std_logic is
-  begin
-    if b then return '1'; end if;
-    return '0';
-  end function;
-  signal lastt : std_logic := flag(T = 1);                  -- t_i = T - 1
-  signal c_end : std_logic := flag(C = 1);                  -- c_i = C - 1
+  signal lastt : std_logic := vs_flag(T = 1);                  -- t_i = T - 1
+  signal c_end : std_logic := vs_flag(C = 1);                  -- c_i = C - 1
   -- the sum stage: the channel's sum so far, valid (sv) at its last time step; sl: of the last channel
   signal s_r   : signed(NUM_W downto 0) := (others => '0');
   signal sv, sl : std_logic := '0';
@@ -178,11 +173,11 @@ begin
             t_i <= t_i + 1;
           end if;
           first <= lastt;
-          lastt <= flag(T = 1 or (lastt = '0' and t_i = T - 2));
+          lastt <= vs_flag(T = 1 or (lastt = '0' and t_i = T - 2));
         else
           c_i <= c_i + 1;
         end if;
-        c_end <= flag(C = 1 or (c_end = '0' and c_i = C - 2));
+        c_end <= vs_flag(C = 1 or (c_end = '0' and c_i = C - 2));
       end if;
       if y_v = '1' then
         if o_i = C - 1 then o_i <= 0; else o_i <= o_i + 1; end if;
@@ -190,8 +185,8 @@ begin
       if rst = '1' then
         t_i <= 0; c_i <= 0; o_i <= 0;
         first <= '1';
-        lastt <= flag(T = 1);
-        c_end <= flag(C = 1);
+        lastt <= vs_flag(T = 1);
+        c_end <= vs_flag(C = 1);
         sv <= '0'; sl <= '0';
         pv <= (others => '0');
         pl <= (others => '0');

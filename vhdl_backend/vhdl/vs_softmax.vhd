@@ -100,11 +100,6 @@ architecture rtl of vs_softmax is
   signal ya_r : std_logic_vector(AW - 1 downto 0) := (others => '0');
   signal yd_r : std_logic_vector(OUT_W - 1 downto 0) := (others => '0');
 
-  function flag(b : boolean) return std_logic is
-  begin
-    if b then return '1'; end if;
-    return '0';
-  end function;
 
   -- the input element cast to the softmax input type
   function cast_in(x : std_logic_vector) return signed is
@@ -165,8 +160,8 @@ begin
       else
         xa_r <= (others => '0');
       end if;
-      m1 <= s_max; mf1 <= s_max and flag(j = 0);
-      e1 <= s_exp; ef1 <= s_exp and flag(j = 0);
+      m1 <= s_max; mf1 <= s_max and vs_flag(j = 0);
+      e1 <= s_exp; ef1 <= s_exp and vs_flag(j = 0);
       d1 <= issue; k1 <= k;
       m2 <= m1; mf2 <= mf1; e2 <= e1; ef2 <= ef1; d2 <= d1; k2 <= k1;
       m3 <= m2; mf3 <= mf2; e3 <= e2; ef3 <= ef2; d3 <= d2; k3 <= k2;
@@ -197,35 +192,35 @@ begin
       if reading = '1' then
         if j_last = '1' then
           j <= 0;
-          j_last <= flag(N = 1);
+          j_last <= vs_flag(N = 1);
         else
           j <= j + 1;
-          j_last <= flag(j = N - 2);
+          j_last <= vs_flag(j = N - 2);
         end if;
       end if;
       if a_full = '0' then
         age <= age + 1;
-        a_full <= flag(age = BUSY - 1);
+        a_full <= vs_flag(age = BUSY - 1);
       end if;
       if issue = '1' then
         if b_full = '1' then  -- a new burst
           burst <= 1;
-          b_full <= flag(DIVS = 1);
+          b_full <= vs_flag(DIVS = 1);
           age <= 1;
           a_full <= '0';
         else
           burst <= burst + 1;
-          b_full <= flag(burst = DIVS - 1);
+          b_full <= vs_flag(burst = DIVS - 1);
         end if;
         if k = DIVS - 1 then k <= 0; else k <= k + 1; end if;
       end if;
       if s_idle = '1' and start = '1' then
         row <= 0; j <= 0; base <= 0;
-        j_last <= flag(N = 1);
-        row_last <= flag(ROWS = 1);
+        j_last <= vs_flag(N = 1);
+        row_last <= vs_flag(ROWS = 1);
         age <= BUSY; a_full <= '1';
         wa <= 0;
-        w_last <= flag(LAST = 0);
+        w_last <= vs_flag(LAST = 0);
         s_idle <= '0'; s_max <= '1';
       end if;
       if s_max = '1' and j_last = '1' then
@@ -242,7 +237,7 @@ begin
           s_drain <= '1';
         else
           row <= row + 1;
-          row_last <= flag(row = ROWS - 2);
+          row_last <= vs_flag(row = ROWS - 2);
           base <= base + N;
           s_max <= '1';
         end if;
@@ -256,11 +251,11 @@ begin
       if we = '1' then
         if w_last = '1' then
           wa <= 0;
-          w_last <= flag(LAST = 0);
+          w_last <= vs_flag(LAST = 0);
           done_r <= '1';
         else
           wa <= wa + 1;
-          w_last <= flag(wa = LAST - 1);
+          w_last <= vs_flag(wa = LAST - 1);
         end if;
       end if;
       if s_drain = '1' and we = '1' and w_last = '1' then
