@@ -19,7 +19,7 @@ import hls4ml  # noqa: E402
 import numpy as np  # noqa: E402
 from train_forecaster import parse, train  # noqa: E402
 
-from vhdlspartan.resource_model import tune_config  # noqa: E402
+from vhdlspartan.resource_model.tuning import config as tune_config  # noqa: E402
 from vhdlspartan.resource_model.estimate import estimate  # noqa: E402
 from vhdlspartan.resource_model.report import plots, table  # noqa: E402
 

@@ -47,10 +47,10 @@ def main(argv=None):
     from vhdlspartan import load_model
     from vhdlspartan.datasets import windows
     from vhdlspartan.models import ts_transformer
-    from vhdlspartan.resource_model.bits import quantized_layers, with_bits
-    from vhdlspartan.resource_model.tuner import (Candidate, HardwareModel, TuneError, TuneSpace, default_groups,
+    from vhdlspartan.resource_model.tuning.bits import quantized_layers, with_bits
+    from vhdlspartan.resource_model.tuning.tuner import (Candidate, HardwareModel, TuneError, TuneSpace, default_groups,
                                                   mse, sensitivity, tune)
-    from vhdlspartan.resource_model.tuner import finetune as tuner_finetune
+    from vhdlspartan.resource_model.tuning.tuner import finetune as tuner_finetune
 
     tf.config.experimental.enable_op_determinism()  # the same table from the same seeds
 

@@ -4,7 +4,7 @@
     vhdlspartan report config.yml [--synth]   # the same, plus PNG plots in the project folder,
                                               # and with --synth a Yosys synthesis side by side
     vhdlspartan tune tune.yml [--trials N]    # precision / storage / lanes search (see
-                                              # vhdlspartan.resource_model.tune_config for the YAML keys)
+                                              # vhdlspartan.resource_model.tuning.config for the YAML keys)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _convert(config_path):
 
 
 def _tune(args) -> int:
-    from .resource_model import tune_config
+    from .resource_model.tuning import config as tune_config
 
     cfg = tune_config.load(args.config)
     if args.trials:
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
         if name == 'report':
             p.add_argument('--synth', action='store_true', help='also synthesize with GHDL + Yosys')
     p = sub.add_parser('tune', help='search bits, storage and lanes that fit the part (YAML config)')
-    p.add_argument('config', help='tune YAML (keys: see vhdlspartan.resource_model.tune_config)')
+    p.add_argument('config', help='tune YAML (keys: see vhdlspartan.resource_model.tuning.config)')
     p.add_argument('--trials', type=int, help='override the number of trials')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     args = ap.parse_args(argv)

@@ -17,7 +17,7 @@ import math
 
 from ..errors import UnsupportedError
 from .estimate import estimate_guard
-from .tuner import DEFAULT_DSP_SHARE, DEFAULT_LANES, check_margin
+from .tuning.tuner import DEFAULT_DSP_SHARE, DEFAULT_LANES, check_margin
 
 OPTIONS = {'margin', 'latency_cycles', 'lanes', 'dsp_share', 'min_weight_bits'}
 

@@ -83,7 +83,7 @@ def test_mixed_widths_and_integer_bits_keep_keras_equal_predict(tmp_path, bits, 
     mixes both): a sum typed from the input's width alone rounds or saturates before the norm."""
     import hls4ml
 
-    from vhdlspartan.resource_model.bits import with_bits
+    from vhdlspartan.resource_model.tuning.bits import with_bits
 
     model = random_weights(ts_transformer(6, 2, 8, 1, 16, 1, bits=bits, norm='batch', integer=2), 5)
     model = with_bits(model, {}, drop)

@@ -16,9 +16,10 @@ import yaml
 from vhdlspartan.datasets import windows
 from vhdlspartan.errors import UnsupportedError
 from vhdlspartan.models import ts_transformer
-from vhdlspartan.resource_model import tune_config, tuner
-from vhdlspartan.resource_model.bits import quantized_layers, with_bits
-from vhdlspartan.resource_model.tuner import TuneError, TuneSpace, tune
+from vhdlspartan.resource_model.tuning import config as tune_config
+from vhdlspartan.resource_model.tuning import tuner
+from vhdlspartan.resource_model.tuning.bits import quantized_layers, with_bits
+from vhdlspartan.resource_model.tuning.tuner import TuneError, TuneSpace, tune
 
 SPACE = TuneSpace(bits=(4, 6, 8), lanes=(1, 2, 4), dsp_share=(1.0, 0.0))
 # the tests that are not about integer bits keep them: the sensitivity tries 3x fewer models

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import re
 
-from ..errors import UnsupportedError
+from ...errors import UnsupportedError
 
 QUANTIZER_KEYS = ('kernel_quantizer', 'bias_quantizer', 'activation')
 # Internal table precisions of QLayerNormalization: not a tensor width, kept as trained
@@ -114,7 +114,7 @@ def requantized_config(layer, bits: int, drop: int = 0) -> dict:
             lower = drop if integer_key in ACTIVATION_INTEGER_KEYS else 0
             config[integer_key] = _signed_integer(config[integer_key] - lower, bits)
     if 'table_size' in config and 'exp_bits' in config:  # the exp table follows the score and exp types
-        from ..integer_ops import min_exp_table_size, signed_type, unsigned_unit_type
+        from ...integer_ops import min_exp_table_size, signed_type, unsigned_unit_type
 
         score = ('score_bits', 'score_integer') if 'score_bits' in config else ('input_bits', 'input_integer')
         config['table_size'] = min_exp_table_size(signed_type(config[score[0]], config[score[1]]),

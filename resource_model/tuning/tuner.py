@@ -36,10 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TimingWarning, UnsupportedError
+from ...errors import TimingWarning, UnsupportedError
 from .bits import quantized_layers, with_bits
-from .devices import get_device
-from .estimate import CAPACITY_RESOURCES, GUARDED, estimate, estimate_guard
+from ..devices import get_device
+from ..estimate import CAPACITY_RESOURCES, GUARDED, estimate, estimate_guard
 
 DEFAULT_BITS = (4, 5, 6, 7, 8)
 DEFAULT_LANES = (1, 2, 4, 8, 12, 16)
@@ -134,7 +134,7 @@ def default_hls_config(model) -> dict:
     """hls4ml config of a candidate: models.hls_config for a ts_transformer (input type from
     its input quantizer, exact residual sums), else hls4ml's per-layer config."""
     if 'q_in' in {layer.name for layer in model.layers}:
-        from ..models import hls_config
+        from ...models import hls_config
 
         q = model.get_layer('q_in').quantizer
         return hls_config(model, integer=int(q.integer))

@@ -88,7 +88,7 @@ def validate(cfg, where: str = 'tune config') -> dict:
         least = 0 if key in ('uniform', 'epochs') else 1
         if not isinstance(out['finetune'][key], int) or out['finetune'][key] < least:
             _fail(where, f"finetune.{key} must be a {'non-negative' if least == 0 else 'positive'} integer")
-    from .devices import get_device
+    from ..devices import get_device
 
     get_device(str(out['part']))  # an unknown part names the known ones
     from .tuner import TuneSpace
@@ -110,19 +110,19 @@ def load(path) -> dict:
 
 def prepare(cfg: dict):
     """(trained Keras model, Windows) of a validated config: loads or builds and trains the model."""
-    from ..datasets import windows
+    from ...datasets import windows
 
     d = cfg['data']
     data = windows(d.get('series', 'electricity'), int(d.get('window', 12)), tuple(d.get('split', (0.7, 0.15, 0.15))),
                    d.get('path'), d.get('columns'), d.get('target'), d.get('limit'))  # fmt: skip
     if 'model' in cfg:
-        from .. import load_model
+        from ... import load_model
 
         model = load_model(cfg['model'])
     else:
         import tensorflow as tf
 
-        from ..models import ts_transformer
+        from ...models import ts_transformer
 
         b = cfg['builder']
         args = {'window': data.x_train.shape[1], 'n_features': data.x_train.shape[2], **b}
