@@ -100,18 +100,24 @@ class VSMultiHeadAttention(Layer):
 
 
 def _one_input(keras_layer, input_names):
-    """Self attention only: every input of the Keras call must be the same tensor."""
+    """Self attention only: every input of the Keras call must be the same Keras tensor.
+
+    Decided on the Keras tensors ([layer, node, index] of the inbound node and of the value/key
+    keyword arguments), not on hls4ml's names: hls4ml renames a Dense's consumers to its activation
+    layer's output, which reaches the positional input but not the keyword ones."""
     name, kinds = keras_layer['config']['name'], keras_layer['class_name']
     nodes = keras_layer.get('inbound_nodes') or [[]]
-    kwargs = nodes[0][0][3] if nodes[0] and len(nodes[0][0]) > 3 and isinstance(nodes[0][0][3], dict) else {}
+    entries = nodes[0] if nodes else []
+    kwargs = entries[0][3] if entries and len(entries[0]) > 3 and isinstance(entries[0][3], dict) else {}
     if kwargs.get('attention_mask') is not None or kwargs.get('use_causal_mask'):
         raise UnsupportedError(f'layer {name!r} ({kinds}): attention masks are not supported')
     # tf.keras MultiHeadAttention gets value (and key) as keyword arguments: [name, node, index]
-    input_names = list(input_names or []) + [v[0] for k, v in kwargs.items() if k in ('value', 'key') and v]
-    if not input_names or len(set(input_names)) != 1:
-        raise UnsupportedError(f'layer {name!r} ({kinds}): inputs {input_names}; only self attention '
+    tensors = [tuple(e[:3]) for e in entries] + [tuple(v[:3]) for k, v in kwargs.items() if k in ('value', 'key') and v]
+    if not input_names or len(set(tensors)) > 1 or (not tensors and len(set(input_names)) != 1):
+        shown = [t[0] for t in tensors] or list(input_names or [])
+        raise UnsupportedError(f'layer {name!r} ({kinds}): inputs {shown}; only self attention '
                                '(query, key and value the same tensor) is supported')  # fmt: skip
-    return input_names[:1]
+    return list(input_names)[:1]
 
 
 def parse_qmultihead_self_attention(keras_layer, input_names, input_shapes, data_reader):
