@@ -74,7 +74,7 @@ class BatchNormUnit(WalkTiming):
         y = reference_affine(x, self.x.type.frac, self.scale, self.s_type.frac, self.bias, self.b_type.frac, self.y.type)
         return y.reshape(x.shape[0], -1)
 
-    WALK_LAT = 5  # vs_affine: read, product, sum, floor + rounding decision, their sum + saturation
+    WALK_LAT = 6  # vs_affine: read, x as read, product, sum, floor + rounding decision, their sum + saturation
 
     def rom(self) -> Rom:
         return Rom(f'{self.name}_sb', self._rom_words, self.s_type.width + self.b_type.width, self.storage)

@@ -53,7 +53,7 @@ begin
              + shift_left(resize(vs_to_signed(b_data, B_SIGNED, B_W + 1), S_W), B_SHIFT);
       q_r <= vs_floor_at(s_r, SHIFT);
       up_r <= vs_round_up(s_r, SHIFT, RND);
-      y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
+      y_r <= vs_saturate_inc(q_r, up_r, Y_W, Y_SIGNED, SAT);
     end if;
   end process;
   y_data <= y_r;

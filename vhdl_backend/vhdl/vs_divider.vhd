@@ -40,41 +40,6 @@ architecture rtl of vs_divider is
   signal inc_r : std_logic := '0';
   signal y_r   : std_logic_vector(Y_W - 1 downto 0) := (others => '0');
 
-  -- vs_saturate(v + inc, Y_W, Y_SIGNED, SAT), with the range checks made on v (against the
-  -- bounds and the bounds less one) beside the increment instead of after it
-  function saturate_inc(v : signed; inc : std_logic) return std_logic_vector is
-    constant L : positive := vs_max(v'length, Y_W + 1) + 1;
-    variable x, qq, hi, lo : signed(L - 1 downto 0) := (others => '0');
-    variable over, under : boolean;
-  begin
-    if Y_SIGNED then
-      hi(Y_W - 2 downto 0) := (others => '1');        -- 2^(Y_W-1) - 1
-      lo(L - 1 downto Y_W - 1) := (others => '1');    -- -2^(Y_W-1)
-    else
-      hi(Y_W - 1 downto 0) := (others => '1');        -- 2^Y_W - 1
-    end if;
-    if SAT = 3 and Y_SIGNED then
-      lo := -hi;                                      -- SAT_SYM: -max .. max
-    end if;
-    qq := resize(v, L);
-    if inc = '1' then
-      x := qq + 1;
-      over := qq >= hi;                               -- v + 1 > hi
-      under := qq < lo - 1;                           -- v + 1 < lo
-    else
-      x := qq;
-      over := qq > hi;
-      under := qq < lo;
-    end if;
-    if SAT /= 0 then
-      if over then
-        if SAT = 2 then x := (others => '0'); else x := hi; end if;
-      elsif under then
-        if SAT = 2 then x := (others => '0'); else x := lo; end if;
-      end if;
-    end if;
-    return std_logic_vector(x(Y_W - 1 downto 0));      -- WRAP keeps the low bits
-  end function;
 begin
   process (clk)
     variable r2 : unsigned(DEN_W + 1 downto 0);
@@ -138,7 +103,7 @@ begin
       end if;
       -- stage 2 (apart from the chain above: a new start may come with it)
       if rnd_v = '1' then
-        y_r <= saturate_inc(qs_r, inc_r);
+        y_r <= vs_saturate_inc(qs_r, inc_r, Y_W, Y_SIGNED, SAT);
         done_r <= '1';
       end if;
     end if;

@@ -18,6 +18,10 @@ package vs_fixed_pkg is
   function vs_sat_flags(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector;
   function vs_sat_apply(v : signed; flags : std_logic_vector; w : positive; is_signed : boolean; sat : natural)
     return std_logic_vector;
+  -- vs_saturate(v + inc): the range is checked on v (against the bounds and the bounds less one)
+  -- beside the increment's adder instead of after it.
+  function vs_saturate_inc(v : signed; inc : std_logic; w : positive; is_signed : boolean; sat : natural)
+    return std_logic_vector;
   -- Cast v (frac bits f_in) to a type with f_in - shift frac bits: vs_saturate(vs_round(...)).
   function vs_requant(v : signed; shift : integer; w : positive; is_signed : boolean; rnd, sat : natural)
     return std_logic_vector;
@@ -111,6 +115,26 @@ package body vs_fixed_pkg is
       if sat = 2 then x := (others => '0'); else x := lo; end if;
     end if;
     return std_logic_vector(x(w - 1 downto 0));      -- WRAP keeps the low bits
+  end function;
+
+  function vs_saturate_inc(v : signed; inc : std_logic; w : positive; is_signed : boolean; sat : natural)
+    return std_logic_vector is
+    constant L : positive := vs_max(v'length, w + 1) + 1;
+    variable x : signed(L - 1 downto 0) := resize(v, L);
+    variable hi, lo : signed(L - 1 downto 0);
+    variable flags : std_logic_vector(1 downto 0) := "00";
+    variable one : signed(1 downto 0) := "00";
+  begin
+    vs_bounds(L, w, is_signed, sat, hi, lo);
+    if inc = '1' then
+      one(0) := '1';
+      if sat /= 0 and x >= hi then flags(1) := '1'; end if;      -- v + 1 > hi
+      if sat /= 0 and x < lo - 1 then flags(0) := '1'; end if;   -- v + 1 < lo
+    else
+      if sat /= 0 and x > hi then flags(1) := '1'; end if;
+      if sat /= 0 and x < lo then flags(0) := '1'; end if;
+    end if;
+    return vs_sat_apply(x + one, flags, w, is_signed, sat);
   end function;
 
   function vs_saturate(v : signed; w : positive; is_signed : boolean; sat : natural) return std_logic_vector is

@@ -49,7 +49,7 @@ begin
       end if;
       q_r <= vs_floor_at(x, SHIFT);
       up_r <= vs_round_up(x, SHIFT, RND);
-      y_r <= vs_saturate(q_r + signed'("0" & up_r), Y_W, Y_SIGNED, SAT);
+      y_r <= vs_saturate_inc(q_r, up_r, Y_W, Y_SIGNED, SAT);
     end if;
   end process;
   y_data <= y_r;
