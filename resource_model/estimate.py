@@ -414,33 +414,45 @@ def estimate_design(design, part: str = 'xc7s15', clock_ns: float = 10.0, coeffs
                             delay, kind)  # fmt: skip
 
 
+def timing_key(kind: str, params: dict) -> str:
+    """Memories are timed by their storage and address width (a deep ROM in LUTs decodes its
+    address through more levels than a shallow one); other kinds by kind."""
+    if kind in ('rom', 'ram'):
+        return f'{kind}:{params.get("storage")}:{max(int(params.get("depth", 1)) - 1, 1).bit_length()}'
+    return kind
+
+
 def design_delay(comps: list, coeffs: dict | None = None) -> tuple:
-    """(ns, component kind) of the estimated worst register-to-register path of a design's components
-    (design_components): per kind, the
-    worst path the timing walk (vhdl_backend/timing.py) found in any synthesized calibration design
-    from today's sources (coefficients.json '_timing'). A kind with no such record yet is taken at
-    the generator's budget (timing.BUDGET_NS), which every synthesized test design is checked against."""
+    """(ns, what) of the estimated worst register-to-register path of a design's components
+    (design_components): per component kind (memories: per storage and address width,
+    timing_key), the worst path the timing walk (vhdl_backend/timing.py) found ending in it in any
+    synthesized calibration design from today's sources (coefficients.json '_timing'). A key with
+    no record falls back on its kind's worst, then on the generator's budget (timing.BUDGET_NS),
+    which every synthesized test design is checked against."""
     from ..vhdl_backend.timing import BUDGET_NS
 
     table = (coeffs if coeffs is not None else coefficients()).get('_timing', {})
     worst = (0.0, '')
     for comp in comps:
-        entry = table.get(comp.kind)
+        key = timing_key(comp.kind, comp.params)
+        entry = table.get(key) or table.get(comp.kind)
         ns = entry['delay_ns'] if entry else BUDGET_NS
-        worst = max(worst, (ns, comp.kind if entry else f'{comp.kind}, budget'))
+        worst = max(worst, (ns, (key if key in table else comp.kind) if entry else f'{comp.kind}, budget'))
     return worst
 
 
 def fit_timing(records: list) -> dict:
-    """Per component kind: the worst path (ns, LUT levels) the timing walk found ending in it."""
+    """Per component kind, and per timing_key where that is finer: the worst path (ns, LUT levels)
+    the timing walk found ending in it."""
     out = {}
     for rec in records:
         if 'delay_ns' not in rec:
             continue
-        e = out.setdefault(rec['kind'], {'delay_ns': 0.0, 'levels': 0, 'records': 0})
-        e['delay_ns'] = max(e['delay_ns'], rec['delay_ns'])
-        e['levels'] = max(e['levels'], rec['levels'])
-        e['records'] += 1
+        for key in {rec['kind'], timing_key(rec['kind'], rec['params'])}:
+            e = out.setdefault(key, {'delay_ns': 0.0, 'levels': 0, 'records': 0})
+            e['delay_ns'] = max(e['delay_ns'], rec['delay_ns'])
+            e['levels'] = max(e['levels'], rec['levels'])
+            e['records'] += 1
     return dict(sorted(out.items()))
 
 
