@@ -434,6 +434,8 @@ def design_delay(comps: list, coeffs: dict | None = None) -> tuple:
     table = (coeffs if coeffs is not None else coefficients()).get('_timing', {})
     worst = (0.0, '')
     for comp in comps:
+        if comp.kind == 'lane':
+            continue  # a lane's paths end inside the engine's instance: timed with the engine
         key = timing_key(comp.kind, comp.params)
         entry = table.get(key) or table.get(comp.kind)
         ns = entry['delay_ns'] if entry else BUDGET_NS
