@@ -1,5 +1,7 @@
-"""`Storage: auto`: put each memory in block RAM or distributed RAM so that the binding
-resource (the highest utilization of the part) is as low as it can be.
+"""`Storage: auto`: put each memory in block RAM or distributed RAM so that the design meets the
+timing budget by the resource model's estimate (a deep ROM in LUTs decodes its address through
+too many levels), then so that the binding resource (the highest utilization of the part) is as
+low as it can be.
 
 Greedy, largest memory first: every 'auto' memory starts in distributed RAM, then moves to
 block RAM when that lowers the binding utilization (ties: fewer LUTs). Each step is one
@@ -28,9 +30,11 @@ def auto_slots(design) -> list:
 
 
 def _score(design, part):
+    from ..vhdl_backend.timing import BUDGET_NS
+
     est = estimate_design(design, part)
     util = est.utilization
-    return (max(util[r] for r in util), est.total['LUT'])
+    return (est.delay_ns > BUDGET_NS, max(util[r] for r in util), est.total['LUT'])
 
 
 def choose_storage(design, part: str) -> None:

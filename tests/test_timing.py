@@ -185,3 +185,30 @@ def test_clock_period_reaches_the_estimate_the_xdc_and_the_checks(tmp_path):
     assert not (tmp_path / 'strict' / 'prj').exists()  # refused before anything is written
     with pytest.raises(UnsupportedError, match='StrictTiming'):
         _convert_mlp(tmp_path / 'bad', 10, StrictTiming='yes')
+
+
+def test_auto_storage_keeps_a_deep_weight_rom_out_of_the_luts(tmp_path):
+    """A 2,048-word weight ROM in LUTs decodes its address through too many levels for 150 MHz
+    (resource model '_timing' per storage and depth): Storage auto puts it in block RAM."""
+    import hls4ml
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    from vhdlspartan.resource_model.estimate import estimate
+
+    x = tf.keras.Input((64,), name='x')
+    h = QActivation(quantized_bits(8, 2), name='q')(x)
+    q = quantized_bits(6, 0, alpha=1)
+    model = tf.keras.Model(x, QDense(64, kernel_quantizer=q, bias_quantizer=q, name='d')(h))
+    got = {}
+    for storage in ('auto', 'lutram'):
+        cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+        cfg['Model'].update(Lanes=2, Storage=storage)
+        hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan',
+                                                        output_dir=str(tmp_path / storage))  # fmt: skip
+        hm.compile()
+        unit = next(u for u in hm._vhdlspartan_design.units if hasattr(u, 'w_storage'))
+        assert unit.roms()[0].depth == 2048
+        got[storage] = (unit.w_storage, estimate(hm).delay_ns)
+    assert got['lutram'][1] > timing.BUDGET_NS  # what a calibration design measured
+    assert got['auto'][0] == 'bram' and got['auto'][1] <= timing.BUDGET_NS
