@@ -227,7 +227,7 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
             measured = resources_of(cells[mods[comp.label]])
         records.append({'kind': comp.kind, 'params': comp.params, 'count': comp.count,
                         'cells': {r: measured[r] for r in RESULT_RESOURCES}, 'source': source_hash(comp.kind, out / 'vhdl'),
-                        **component_timing(comp, per_unit, design)})  # fmt: skip
+                        **component_timing(comp, per_unit)})  # fmt: skip
     total = {r: report['synth'][r] for r in RESULT_RESOURCES}
     result = {'seed': seed, 'records': records, 'total': total, 'estimate': report['synth']['estimate'],
               'cycles_estimated': report['cycles_estimated']}  # fmt: skip
@@ -237,7 +237,7 @@ def synth_design(seed: int, out_root: str, simulate: bool = False) -> dict:
     return result
 
 
-def component_timing(comp, per_unit: dict, design) -> dict:
+def component_timing(comp, per_unit: dict) -> dict:
     """The worst path (ns, LUT levels) the timing walk found ending in the component's instances
     ({} for lanes, which end inside the engine's instance)."""
     if comp.kind == 'lane':

@@ -135,8 +135,9 @@ def check_clock(model, design):
 
     from ..resource_model.components import design_components
     from ..resource_model.estimate import design_delay
+    from .design import _model_value
 
-    strict = model.config.config.get('HLSConfig', {}).get('Model', {}).get('StrictTiming', False)
+    strict = _model_value(model, 'StrictTiming', False)
     if not isinstance(strict, bool):
         raise UnsupportedError(f'Model StrictTiming {strict!r} is not valid; use true or false')
     clock = model.config.get_config_value('ClockPeriod') or DEFAULT_CLOCK_NS

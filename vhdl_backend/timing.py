@@ -194,7 +194,6 @@ def analyze(netlist_json: dict, top: str, clock_ns: float | None = None) -> dict
     """The timing report: worst path by delay (with its levels, start and end), the deepest path in
     LUT levels, the estimated Fmax, and the worst path per top-level instance. ``meets``: within the
     design budget (BUDGET_NS and BUDGET_LEVELS); ``meets_clock``: within the clock asked for."""
-    budget_ns = BUDGET_NS
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 100000))
     try:
@@ -215,7 +214,7 @@ def analyze(netlist_json: dict, top: str, clock_ns: float | None = None) -> dict
         sys.setrecursionlimit(limit)
     if not ends:
         return {'delay_ns': 0.0, 'levels': 0, 'max_levels': 0, 'fmax_mhz': None, 'paths': 0, 'per_unit': {},
-                'budget_ns': budget_ns, 'meets': True, 'clock_ns': clock_ns, 'meets_clock': True}  # fmt: skip
+                'budget_ns': round(BUDGET_NS, 3), 'meets': True, 'clock_ns': clock_ns, 'meets_clock': True}  # fmt: skip
 
     def describe(end, table):
         ns, _, levels, ci, pin, net = end
@@ -229,15 +228,17 @@ def analyze(netlist_json: dict, top: str, clock_ns: float | None = None) -> dict
 
     worst = max(ends, key=lambda e: (e[0], e[2]))
     deepest = max(ends, key=lambda e: (e[1], e[0]))
-    per_unit = {}
+    per_unit, levels_of = {}, {}
     for e in ends:
         unit = unit_of(netlist.cells[e[3]].path)
         if unit not in per_unit or e[0] > per_unit[unit][0]:
             per_unit[unit] = e
-    levels_of = {}
-    for e in ends:
-        unit = unit_of(netlist.cells[e[3]].path)
         levels_of[unit] = max(levels_of.get(unit, 0), e[1])
+    units = {}
+    for u, e in sorted(per_unit.items(), key=lambda kv: -kv[1][0]):
+        d = describe(e, walk.delay)
+        units[u] = {'delay_ns': d['delay_ns'], 'levels': e[2], 'max_levels': levels_of[u], 'start': d['start'],
+                    'end': d['end'], 'cells': d['cells']}  # fmt: skip
     report = describe(worst, walk.delay)
     deep = describe(deepest, walk.depth)
     return {
@@ -245,17 +246,14 @@ def analyze(netlist_json: dict, top: str, clock_ns: float | None = None) -> dict
         'levels': report['levels'],
         'max_levels': deepest[1],
         'fmax_mhz': round(1000 / worst[0], 1),
-        'budget_ns': round(budget_ns, 3),
-        'meets': worst[0] <= budget_ns and deepest[1] <= BUDGET_LEVELS,
+        'budget_ns': round(BUDGET_NS, 3),
+        'meets': worst[0] <= BUDGET_NS and deepest[1] <= BUDGET_LEVELS,
         'clock_ns': clock_ns,
         'meets_clock': clock_ns is None or worst[0] <= clock_ns,
         'worst': report,
         'deepest': deep,
         'paths': len(ends),
-        'per_unit': {u: {'delay_ns': round(e[0], 3), 'levels': e[2], 'max_levels': levels_of[u],
-                         'start': describe(e, walk.delay)['start'], 'end': f'{netlist.cells[e[3]].path}.{e[4]}',
-                         'cells': describe(e, walk.delay)['cells']}
-                     for u, e in sorted(per_unit.items(), key=lambda kv: -kv[1][0])},  # fmt: skip
+        'per_unit': units,
     }
 
 
