@@ -124,6 +124,10 @@ class LayerNormSpec:
     table_bits: int
     inv_bits: int
     z_type: FixedType
+    # V + eps_m * 2^eps_shift stands for Keras' variance + epsilon (post-training quantized
+    # LayerNormalization; `epsilon_terms`); QLayerNormalization's integer forward pass uses 0.
+    eps_m: int = 0
+    eps_shift: int = 0
 
     def __post_init__(self):
         if not 2 <= self.n:
@@ -145,10 +149,14 @@ class LayerNormSpec:
         return bits_for_range(-span, span)
 
     @property
+    def v_add(self) -> int:
+        return self.eps_m << self.eps_shift
+
+    @property
     def v_width(self) -> int:
-        """Unsigned width of V = sum(D^2)."""
+        """Unsigned width of V = sum(D^2) + v_add."""
         d_max = 1 << (self.d_width - 1)
-        return (self.n * d_max * d_max).bit_length()
+        return (self.n * d_max * d_max + self.v_add).bit_length()
 
     @property
     def e_min(self) -> int:
@@ -181,12 +189,28 @@ class LayerNormSpec:
         return FixedType(self.inv_bits, self.inv_frac, False, 'RND_CONV', 'SAT').from_float(vals)
 
 
+EPS_MANTISSA_BITS = 16  # epsilon's term in V to 16 significant bits (relative error <= 2^-16)
+
+
+def epsilon_terms(n: int, in_type: FixedType, epsilon: float) -> tuple:
+    """(eps_m, eps_shift) with eps_m * 2^eps_shift ~ n^3 * epsilon * 2^(2 * frac): epsilon on the
+    scale of V = n^3 * variance of the codes."""
+    value = n**3 * float(epsilon) * 4.0**in_type.frac
+    if value <= 0:
+        return 0, 0
+    shift = max(0, math.floor(math.log2(value)) - (EPS_MANTISSA_BITS - 1))
+    m = round(value / 2.0**shift)
+    if m >> EPS_MANTISSA_BITS:
+        m, shift = m >> 1, shift + 1
+    return int(m), int(shift)
+
+
 def reference_layernorm(q_in, spec: LayerNormSpec) -> np.ndarray:
     """Normalized codes (z_type) of rows (last axis, spec.n long) of in_type codes."""
     q = np.asarray(q_in, dtype=np.int64)
     s = q.sum(axis=-1, keepdims=True)
     d = spec.n * q - s
-    v = (d * d).sum(axis=-1, keepdims=True)
+    v = (d * d).sum(axis=-1, keepdims=True) + spec.v_add
     length = bit_length(v)
     tb = spec.table_bits
     sh = (length - tb) + ((length - tb) & 1)  # rounded up to even

@@ -69,7 +69,7 @@ def integer_layernorm(q, spec, table):
     """reference_layernorm on int64 codes q (last axis spec.n long)."""
     s = tf.reduce_sum(q, axis=-1, keepdims=True)
     d = spec.n * q - s
-    v = tf.reduce_sum(d * d, axis=-1, keepdims=True)
+    v = tf.reduce_sum(d * d, axis=-1, keepdims=True) + spec.v_add
     over = bit_length(v) - spec.table_bits
     sh = over + tf.bitwise.bitwise_and(over, 1)  # rounded up to even
     idx = tf.where(sh >= 0, tf.bitwise.right_shift(v, tf.maximum(sh, 0)), tf.bitwise.left_shift(v, tf.maximum(-sh, 0)))

@@ -29,6 +29,8 @@ LN_CASES = [
                       z_bits=10, z_integer=3, runs=3), id='n16-ufixed5-in-fixed6.2-tb6'),
     pytest.param(dict(n=5, rows=24, in_bits=10, in_integer=4, x_w=7, x_signed=True, table_bits=4, inv_bits=6,
                       z_bits=6, z_integer=2, runs=3), id='n5-fixed7-in-fixed10.4-tb4-inv6'),
+    pytest.param(dict(n=8, rows=24, in_bits=16, in_integer=5, x_w=16, x_signed=True, table_bits=10, inv_bits=16,
+                      z_bits=16, z_integer=3, epsilon=1e-3, runs=2), id='n8-fixed16.5-tb10-epsilon'),
 ]  # fmt: skip
 
 

@@ -11,7 +11,9 @@ import types
 import numpy as np
 
 from hls4ml.backends import FPGABackend
+from hls4ml.model.attributes import ConfigurableAttribute
 from hls4ml.model.flow import get_flow, register_flow
+from hls4ml.model.layers import LayerNormalization
 from hls4ml.model.optimizer import model_optimizer
 
 from ..errors import TimingWarning, UnsupportedError
@@ -25,13 +27,24 @@ DEFAULT_CLOCK_NS = 10
 class VHDLSpartanBackend(FPGABackend):
     def __init__(self):
         super().__init__('VHDLSpartan')
+        self._register_attributes()
         self._register_flows()
+
+    def _register_attributes(self):
+        # Layer config keys read by our lowering beyond FPGABackend's: hls4ml's own names where
+        # hls4ml's C++ backends have one (TableSize of a LayerNormalization).
+        from .units.layernorm import PTQ_TABLE_SIZE
+
+        attrs = self.attribute_map.setdefault(LayerNormalization, [])
+        attrs.append(ConfigurableAttribute('table_size', default=PTQ_TABLE_SIZE,
+                                           description='entries of the inverse square root table'))  # fmt: skip
 
     def _register_flows(self):
         # hls4ml's generic conversion, with our fix-ups placed before the passes they guard.
         convert = list(get_flow('convert').optimizers)
         convert.insert(convert.index('merge_linear_activation'), 'vhdlspartan:keep_linear_quantizer')
         convert.insert(convert.index('qkeras_factorize_alpha'), 'vhdlspartan:check_quantizers')
+        convert.insert(convert.index('infer_precision_types'), 'vhdlspartan:layer_norm_result')
         # A Dense over (time, features) runs per time step as it is; hls4ml's rewrite into a
         # Conv1D drops the QKeras weight quantizer (the weights are then truncated, not rounded).
         convert.remove('replace_multidimensional_dense_with_conv')
@@ -74,7 +87,11 @@ class VHDLSpartanBackend(FPGABackend):
     def validate_design(self, model):
         """Lower the model once at conversion, so unsupported input fails before anything is written,
         and check the clock asked for against the design's estimated worst path."""
-        check_clock(model, lower(model))
+        from .interfaces import check_design, link_of
+
+        design = lower(model)
+        check_design(design, link_of(model.config))  # Interface / BaudRate, before anything is written
+        check_clock(model, design)
         return False
 
     @model_optimizer()
@@ -105,21 +122,35 @@ class VHDLSpartanBackend(FPGABackend):
         unknown = set(kwargs) - {'reset', 'csim', 'export', 'vsynth', 'cosim', 'validation'}
         if unknown:
             raise UnsupportedError(f'build() got unknown options {sorted(unknown)}; VHDLSpartan supports sim, synth, x')
+        from . import interfaces
+
         design = lower(model)
+        link = interfaces.link_of(model.config)
         model.write()  # the project on disk always matches the model being built
         out_dir = model.config.get_output_dir()
-        report = {'cycles_estimated': design.cycles(), 'macs': design.macs()}
+        hw_id = interfaces.project_hardware_id(out_dir)
+        report = {'cycles_estimated': design.cycles(), 'macs': design.macs(), 'interface': link.kind,
+                  'hardware_id': f'0x{hw_id:08x}'}  # fmt: skip
         if sim:
             if x is None:
                 q_in = simulation.random_inputs(design, n_samples, np.random.default_rng(seed))
             else:
                 q_in = design.quantize_input(x)
-            report['sim'] = simulation.simulate(design, out_dir, q_in)
+            if link.kind == 'memory':
+                report['sim'] = simulation.simulate(design, out_dir, q_in)
+            else:  # through the wrapper's pins (pin_sim.py)
+                from .pin_sim import simulate_pins
+
+                report['sim'] = simulate_pins(design, link, out_dir, q_in, hw_id, seed)
         if synth:
             from ..resource_model.estimate import RESOURCES, estimate_design
 
             syn = synthesis.synthesize(design, out_dir, model.config.get_config_value('ClockPeriod'))
             est = estimate_design(design, model.config.get_config_value('Part'))
+            if link.kind != 'memory':  # the wrapper's own small cost (resource_model/interface_cost.py)
+                from ..resource_model.interface_cost import add_interface
+
+                est = add_interface(est, design, link)
             syn['estimate'] = est.total
             syn['estimate_error'] = {r: (est.total[r] - syn[r]) / syn[r] if syn[r] else float(est.total[r])
                                      for r in RESOURCES}  # fmt: skip

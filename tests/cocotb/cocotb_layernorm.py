@@ -24,7 +24,7 @@ from cocotb.triggers import FallingEdge
 from stream_driver import quiet, reset, run_to_done
 
 from vhdlspartan.fixed import FixedType
-from vhdlspartan.integer_ops import LayerNormSpec, bit_length, reference_layernorm, signed_type
+from vhdlspartan.integer_ops import LayerNormSpec, bit_length, epsilon_terms, reference_layernorm, signed_type
 from vhdlspartan.vhdl_backend.units.base import Buffer
 from vhdlspartan.vhdl_backend.units.layernorm import LayerNormUnit
 
@@ -32,7 +32,8 @@ from vhdlspartan.vhdl_backend.units.layernorm import LayerNormUnit
 def make_unit(case: dict) -> LayerNormUnit:
     in_type = signed_type(case['in_bits'], case['in_integer'])
     z_type = signed_type(case['z_bits'], case['z_integer'])
-    spec = LayerNormSpec(case['n'], in_type, case['table_bits'], case['inv_bits'], z_type)
+    eps = epsilon_terms(case['n'], in_type, case.get('epsilon', 0))  # Keras' epsilon, post-training
+    spec = LayerNormSpec(case['n'], in_type, case['table_bits'], case['inv_bits'], z_type, *eps)
     x_type = FixedType(case['x_w'], in_type.frac, case['x_signed'], 'RND_CONV', 'SAT')
     depth = case['rows'] * case['n']
     x = Buffer('t_x', depth, x_type, 'lutram')

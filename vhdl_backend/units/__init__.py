@@ -6,7 +6,7 @@ from .attention import lower_attention
 from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
-from .layernorm import lower_layer_norm
+from .layernorm import lower_keras_layer_norm, lower_layer_norm
 from .pooling import GlobalAvgUnit
 from .posenc import PositionalEncodingUnit
 from .softmax import SoftmaxUnit
@@ -29,12 +29,14 @@ UNIT_FOR_LAYER = {
     'VSGlobalAveragePooling': GlobalAvgUnit.from_layer,  # vhdlspartan.layers.QGlobalAveragePooling1D
     'VSMultiHeadAttention': lower_attention,  # QMultiHeadSelfAttention, tf.keras MultiHeadAttention
     'VSLayerNormalization': lower_layer_norm,  # vhdlspartan.layers.QLayerNormalization
+    'LayerNormalization': lower_keras_layer_norm,  # tf.keras LayerNormalization (post-training)
 }
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, quantized_relu, quantized_bits), ReLU, Add, BatchNormalization/QBatchNormalization, '
-    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), and '
+    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
+    'LayerNormalization (last axis of 3-D input), and '
     'vhdlspartan.layers QSoftmax, QPositionalEncoding, QMultiHeadSelfAttention, QLayerNormalization, '
     'QFoldedBatchNorm, QGlobalAveragePooling1D'
 )

@@ -18,10 +18,10 @@ import numpy as np
 
 from ...attention import PARAM_KEYS, AttentionSpec, attention_spec, default_scale_shift
 from ...errors import UnsupportedError
-from ...fixed import FixedType, fixed_type_from_hls4ml
+from ...fixed import fixed_type_from_hls4ml
 from ...integer_ops import min_exp_table_size, signed_type, unsigned_unit_type
 from .activation import cast_input
-from .base import BANK_BY_COLUMN, BANK_BY_ROW, Buffer, vhdl_name
+from .base import BANK_BY_COLUMN, BANK_BY_ROW, Buffer, configured_type, vhdl_name
 from .dense import DenseUnit, MatMulUnit, lanes_for_reuse
 from .softmax import SoftmaxUnit, softmax_dividers
 
@@ -32,15 +32,6 @@ PTQ_DEFAULTS = {
     'proj': 'fixed<8,4,RND_CONV,SAT>', 'score': 'fixed<8,4,RND_CONV,SAT>', 'exp': 'ufixed<8,1,RND_CONV,SAT>',
     'prob': 'ufixed<8,1,RND_CONV,SAT>', 'context': 'fixed<8,4,RND_CONV,SAT>', 'result': None,  # the layer's result type
 }  # fmt: skip
-
-
-def configured_type(layer, var: str, default: str) -> FixedType:
-    """The layer's Precision[var] if the config names it (layer name or type level), else default."""
-    cfg = layer.model.config
-    precision = cfg.layer_name_precision.get(f'{layer.name.lower()}_{var}')
-    if precision is None:
-        precision = cfg.layer_type_precision.get(f'{layer.class_name.lower()}_{var}', default)
-    return fixed_type_from_hls4ml(cfg.backend.convert_precision_string(precision), f'layer {layer.name!r} {var}')
 
 
 def ptq_spec(layer) -> AttentionSpec:

@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import UnsupportedError
-from ...fixed import FixedType, to_twos
+from ...fixed import FixedType, fixed_type_from_hls4ml, to_twos
 
 STORAGE_KINDS = ('bram', 'lutram', 'auto')
+
+
+def configured_type(layer, var: str, default: str) -> FixedType:
+    """The layer's Precision[var] if the config names it (layer name or type level), else default:
+    the types of post-training quantized layers beyond hls4ml's own (attention, layer norm)."""
+    cfg = layer.model.config
+    precision = cfg.layer_name_precision.get(f'{layer.name.lower()}_{var}')
+    if precision is None:
+        precision = cfg.layer_type_precision.get(f'{layer.class_name.lower()}_{var}', default)
+    return fixed_type_from_hls4ml(cfg.backend.convert_precision_string(precision), f'layer {layer.name!r} {var}')
 
 
 def vhdl_name(name: str) -> str:

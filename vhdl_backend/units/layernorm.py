@@ -8,16 +8,17 @@ its own), and y = cast(z * gamma + beta) per feature (``vs_affine.vhd``, a Batch
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from ...errors import UnsupportedError
-from ...fixed import bits_for_range
-from ...integer_ops import LayerNormSpec, reference_layernorm, signed_type
+from ...fixed import bits_for_range, fixed_type_from_hls4ml
+from ...integer_ops import LayerNormSpec, epsilon_terms, reference_layernorm, signed_type
 from .activation import cast_input
-from .base import Buffer, Emitted, Rom, pack_words, table_reader_emit, vhdl_name
+from .base import Buffer, Emitted, Rom, configured_type, pack_words, table_reader_emit, vhdl_name
 from .batchnorm import BatchNormUnit
 
 
@@ -75,7 +76,7 @@ class LayerNormUnit:
             ROWS=self.rows, N=self.n, AW=self.x.aw, X_W=self.x.type.width, X_SIGNED=self.x.type.signed,
             S_W=self.sum_width, D_W=s.d_width, V_W=s.v_width, TB=s.table_bits, INV_W=s.inv_bits,
             E_MIN=s.e_min, E_MAX=s.e_max, P_W=s.product_width, SHIFT=s.inv_frac + s.e_max - s.z_type.frac,
-            Z_W=s.z_type.width,
+            Z_W=s.z_type.width, **(dict(EPS_M=s.eps_m, EPS_SH=s.eps_shift) if s.v_add else {}),
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
@@ -101,26 +102,96 @@ def _features(layer, key: str, t, n: int) -> np.ndarray:
 
 
 def lower_layer_norm(layer, design) -> list:
-    """Units of a VSLayerNormalization layer: [cast], normalization, affine (gamma, beta)."""
+    """Units of a VSLayerNormalization layer (QLayerNormalization): its own declared types."""
     what = f'layer {layer.name!r} (QLayerNormalization)'
-    shape = tuple(int(d) for d in layer.get_input_variable().shape)
-    n = shape[-1] if shape else 0
-    x = design.input_buffer(layer)
-    if n < 1 or x.depth % n:
-        raise UnsupportedError(f'{what}: input of shape {shape} does not split into rows of {n} features')
+    n = _features_per_row(layer, design, what)
     in_type = signed_type(_attr(layer, 'input_bits'), _attr(layer, 'input_integer'))
     z_type = signed_type(_attr(layer, 'norm_bits'), _attr(layer, 'norm_integer'))
     g_type = signed_type(_attr(layer, 'gamma_bits'), _attr(layer, 'gamma_integer'))
     b_type = signed_type(_attr(layer, 'beta_bits'), _attr(layer, 'beta_integer'))
-    try:
-        spec = LayerNormSpec(n, in_type, _attr(layer, 'table_bits'), _attr(layer, 'inv_bits'), z_type)
-    except UnsupportedError as e:
-        raise UnsupportedError(f'{what}: {e}') from None
+    spec = _spec(what, n, in_type, _attr(layer, 'table_bits'), _attr(layer, 'inv_bits'), z_type)
     gamma = _features(layer, 'gamma_data', g_type, n)
     beta = _features(layer, 'beta_data', b_type, n)
+    return _units(layer, design, spec, g_type, b_type, gamma, beta)
 
-    units, x = cast_input(design, layer, in_type)
-    z = Buffer(design._unique(f't_{vhdl_name(layer.name)}_z'), x.depth, z_type, design.storage(layer, 'result', 0))
+
+# Post-training quantization of tf.keras LayerNormalization (hls4ml IR 'LayerNormalization'):
+# hls4ml config keys of the layer (layer name or type level) and their defaults.
+PTQ_TABLE_SIZE = 1024  # `TableSize`: entries of the inverse square root table (a power of 2, 16..4096)
+PTQ_INV_BITS = 16  # width of Precision `table` (the table entries), narrowed until the product fits
+PTQ_MAX_INPUT_WIDTH = 24  # a wider incoming type is cast to the model's default precision first
+
+
+def lower_keras_layer_norm(layer, design) -> list:
+    """tf.keras LayerNormalization over the last axis, post-training: the input stays on its
+    grid (or Precision `input`; an incoming type wider than 24 bits is cast to the model's
+    default precision), z takes Precision `norm` (default 16 bits, integer bits for
+    |z| <= sqrt(n)), gamma and beta the layer's `scale` and `bias` types, y its result type."""
+    what = f'layer {layer.name!r} (LayerNormalization)'
+    n = _features_per_row(layer, design, what)
+    cfg_has = _configured(layer)
+    in_type = design.input_buffer(layer).type
+    if cfg_has('input'):
+        in_type = configured_type(layer, 'input', None)
+    elif in_type.width > PTQ_MAX_INPUT_WIDTH:  # e.g. hls4ml's exact 'auto' type of the Add before it
+        in_type = configured_type(layer, 'input', layer.model.config.model_precision['default'])
+    z_int = math.ceil(math.log2(math.sqrt(n))) + 2  # hls4ml integer bits, sign included
+    z = configured_type(layer, 'norm', f'fixed<16,{z_int}>')
+    z_type = signed_type(z.width, z.integer - 1 if z.signed else z.integer)  # z rounds half to even, saturates
+    size = int(layer.get_attr('table_size', PTQ_TABLE_SIZE))
+    if size < 16 or size > 4096 or size & (size - 1):
+        raise UnsupportedError(f'{what}: TableSize {size} is not valid; use a power of 2 from 16 to 4096')
+    table_bits = size.bit_length() - 1
+    eps = epsilon_terms(n, in_type, float(layer.get_attr('epsilon', 1e-3)))
+    if cfg_has('table'):
+        spec = _spec(what, n, in_type, table_bits, configured_type(layer, 'table', None).width, z_type, eps)
+    else:
+        spec = None
+        for inv_bits in range(PTQ_INV_BITS, 3, -1):  # the widest entries whose product fits 62 bits
+            try:
+                spec = LayerNormSpec(n, in_type, table_bits, inv_bits, z_type, *eps)
+                break
+            except UnsupportedError:
+                continue
+        if spec is None:
+            spec = _spec(what, n, in_type, table_bits, 4, z_type, eps)  # raises, naming the product width
+    ws = layer.weights
+    g_type = fixed_type_from_hls4ml(ws['scale'].type.precision, f'{what} scale')
+    b_type = fixed_type_from_hls4ml(ws['bias'].type.precision, f'{what} bias')
+    gamma = g_type.from_float(np.asarray(ws['scale'].data, np.float64).reshape(-1))
+    beta = b_type.from_float(np.asarray(ws['bias'].data, np.float64).reshape(-1))
+    if gamma.size != n or beta.size != n:
+        raise UnsupportedError(f'{what}: {gamma.size} scale and {beta.size} bias values for {n} features')
+    return _units(layer, design, spec, g_type, b_type, gamma, beta)
+
+
+def _configured(layer):
+    cfg = layer.model.config
+    names = cfg.layer_name_precision, cfg.layer_type_precision
+    return lambda var: (f'{layer.name.lower()}_{var}' in names[0]
+                        or f'{layer.class_name.lower()}_{var}' in names[1])  # fmt: skip
+
+
+def _features_per_row(layer, design, what) -> int:
+    shape = tuple(int(d) for d in layer.get_input_variable().shape)
+    n = shape[-1] if shape else 0
+    if n < 1 or design.input_buffer(layer).depth % n:
+        raise UnsupportedError(f'{what}: input of shape {shape} does not split into rows of {n} features')
+    return n
+
+
+def _spec(what, n, in_type, table_bits, inv_bits, z_type, eps=(0, 0)) -> LayerNormSpec:
+    try:
+        return LayerNormSpec(n, in_type, table_bits, inv_bits, z_type, *eps)
+    except UnsupportedError as e:
+        raise UnsupportedError(f'{what}: {e}') from None
+
+
+def _units(layer, design, spec, g_type, b_type, gamma, beta) -> list:
+    """[cast to spec.in_type], normalization into a z buffer, y = cast(z * gamma + beta)."""
+    n = spec.n
+    units, x = cast_input(design, layer, spec.in_type)
+    z = Buffer(design._unique(f't_{vhdl_name(layer.name)}_z'), x.depth, spec.z_type, design.storage(layer, 'result', 0))
     design.buffers[f'{layer.outputs[0]}:z'] = z
     units.append(LayerNormUnit(design._unique(f'u_{vhdl_name(layer.name)}_norm'), layer.name, x, z, x.depth // n,
                                spec, design.storage(layer, 'weight', 0)))  # fmt: skip

@@ -2,7 +2,8 @@
 -- QLayerNormalization, integer_ops.reference_layernorm). The x codes are already on the
 -- layer's input grid. Per row:
 --   pass 1 reads the row and sums it: S = sum(x);
---   pass 2 reads it again: D = N * x - S, V = sum(D * D) (exact);
+--   pass 2 reads it again: D = N * x - S, V = sum(D * D) + EPS_M * 2^EPS_SH (exact; the
+--   constant is Keras' epsilon on the scale of V, 0 for QLayerNormalization);
 --   then HALF = ceil((bit_length(V) - TB) / 2) (V = 0 is taken as V = 1: every D is 0 then),
 --   the table index V >> 2 * HALF (a left shift for HALF < 0) is sent to the table ROM;
 --   pass 3 reads the row a third time: z = cast((D * inv) << (E_MAX - HALF)), RND_CONV, SAT.
@@ -38,7 +39,8 @@ entity vs_layernorm is
     E_MIN : integer; E_MAX : natural;         -- range of HALF
     P_W : positive;                           -- signed width of (D * inv) << (E_MAX - HALF)
     SHIFT : integer;                          -- inv_frac + E_MAX - z frac bits
-    Z_W : positive                            -- signed z type (RND_CONV, SAT)
+    Z_W : positive;                           -- signed z type (RND_CONV, SAT)
+    EPS_M : natural := 0; EPS_SH : natural := 0  -- V starts at EPS_M * 2^EPS_SH
   );
   port (
     clk, rst, start : in std_logic;
@@ -58,6 +60,7 @@ architecture rtl of vs_layernorm is
   constant OB_W : positive := vs_max(D_W, INV_W + 1);       -- second multiplier operand
   constant M_W  : positive := D_W + OB_W;
   constant LSH_MAX : natural := E_MAX - E_MIN;
+  constant V_ADD : unsigned(V_W - 1 downto 0) := shift_left(to_unsigned(EPS_M, V_W), EPS_SH);
   constant LB   : positive := vs_max(vs_clog2(LSH_MAX + 1), 2);  -- bits of the shift E_MAX - HALF
   constant NP   : positive := LSH_MAX + 1;                  -- values of HALF: pairs of bits of V
   constant GAP  : positive := 5;                            -- cycles without reads before pass 3
@@ -350,7 +353,7 @@ begin
       -- pass 2: V = sum(D * D); then the one-hot of HALF, then the table index and the shift
       if v2(5) = '1' then
         if f12(5) = '1' then
-          v_acc <= resize(unsigned(m_r), V_W);
+          v_acc <= V_ADD + resize(unsigned(m_r), V_W);
         else
           v_acc <= v_acc + resize(unsigned(m_r), V_W);
         end if;
