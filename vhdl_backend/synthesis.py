@@ -45,9 +45,10 @@ def instance_modules(netlist: str, top: str) -> dict:
     return dict((inst, mod) for mod, inst in re.findall(r'^\s*(\w+)\s+(\w+)\s*\(', body, re.M))
 
 
-def yosys_script(design, netlist: str) -> str:
+def yosys_script(design, netlist: str, top: str | None = None) -> str:
+    top = top or design.project
     mods = instance_modules(netlist, design.project)
-    lines = ['read_verilog top.v', f'hierarchy -top {design.project}']
+    lines = ['read_verilog top.v', f'hierarchy -top {top}']
     for buf in design.all_buffers:  # a banked buffer's memories are {name}_ram_0, _1, ...
         labels = [f'{buf.name}_ram'] if buf.banks == 1 else [f'{buf.name}_ram_{k}' for k in range(buf.banks)]
         for mod in sorted({mods[label] for label in labels if label in mods}):
@@ -55,11 +56,11 @@ def yosys_script(design, netlist: str) -> str:
     for rom_mod, storage in design_rom_styles(design).items():
         # Yosys maps a ROM to LUTs with 'logic' (Vivado's 'distributed' means the same for a ROM)
         lines.append(f'setattr -set rom_style "{"block" if storage == "bram" else "logic"}" {rom_mod}/m:*')
-    lines.append(f'synth_xilinx -family xc7 -top {design.project} -run begin:map_dsp')
+    lines.append(f'synth_xilinx -family xc7 -top {top} -run begin:map_dsp')
     for mod in lut_lane_modules(netlist):
         lines.append(f'chtype -set $__soft_mul {mod}/t:$mul')
     lines += [
-        f'synth_xilinx -family xc7 -top {design.project} -run map_dsp:',
+        f'synth_xilinx -family xc7 -top {top} -run map_dsp:',
         'tee -q -o stat.json stat -json',
         'tee -o stat.txt stat',
         'write_json -compat-int netlist.json',  # for the timing walk (timing.py); keeps the hierarchy
@@ -136,29 +137,40 @@ def resources_of(cells: dict) -> dict:
     }
 
 
+def synthesis_top(design, project_dir: Path) -> str:
+    """The entity synthesized: a board interface's wrapper when the project has one
+    (interface.json, written with Model Interface uart/spi/axis), else the core top level."""
+    spec = project_dir / 'interface.json'
+    return json.loads(spec.read_text())['entity'] if spec.exists() else design.project
+
+
 def synthesize(design, out_dir, clock_ns: float | None = None) -> dict:
     project_dir = Path(out_dir).resolve()
+    top = synthesis_top(design, project_dir)
     syn_dir = project_dir / 'synth'
     work = syn_dir / 'work'
     if work.exists():
         shutil.rmtree(work)
     order = (project_dir / 'vhdl' / 'compile_order.txt').read_text().split()
     analyze(project_dir, work, order)
-    res = subprocess.run([ghdl(), '--synth', *GHDL_FLAGS, f'--workdir={work}', '--out=verilog', design.project],
+    res = subprocess.run([ghdl(), '--synth', *GHDL_FLAGS, f'--workdir={work}', '--out=verilog', top],
                          capture_output=True, text=True)  # fmt: skip
     (syn_dir / 'ghdl_synth.log').write_text(res.stderr)
     if res.returncode != 0:
         raise RuntimeError(f'GHDL synthesis failed (log: {syn_dir / "ghdl_synth.log"}):\n{res.stderr[-3000:]}')
     netlist = binary_literals(res.stdout)
     (syn_dir / 'top.v').write_text(netlist)
-    (syn_dir / 'flow.ys').write_text(yosys_script(design, netlist))
+    (syn_dir / 'flow.ys').write_text(yosys_script(design, netlist, top))
     res = subprocess.run([*yosys_command(), '-q', '-l', 'yosys.log', '-s', 'flow.ys'], cwd=syn_dir,
                          capture_output=True, text=True)  # fmt: skip
     if res.returncode != 0:
         raise RuntimeError(f'Yosys failed (log: {syn_dir / "yosys.log"}):\n{res.stdout[-2000:]}{res.stderr[-2000:]}')
     stat = json.loads((syn_dir / 'stat.json').read_text())
-    report = count_cells(stat, design.project)
-    report['timing'] = timing.analyze(json.loads((syn_dir / 'netlist.json').read_text()), design.project, clock_ns)
+    report = count_cells(stat, top)
+    if top != design.project:  # the wrapper's own cells: all of it less the core
+        report['core'] = count_cells(stat, design.project)
+        report['wrapper'] = {r: report[r] - report['core'][r] for r in ('LUT', 'FF', 'LUTRAM', 'BRAM18', 'DSP', 'CARRY4')}
+    report['timing'] = timing.analyze(json.loads((syn_dir / 'netlist.json').read_text()), top, clock_ns)
     (syn_dir / 'timing.json').write_text(json.dumps(report['timing'], indent=1) + '\n')
     report['logs'] = {'ghdl': str(syn_dir / 'ghdl_synth.log'), 'yosys': str(syn_dir / 'yosys.log')}
     return report

@@ -48,12 +48,22 @@ def components_json(design) -> str:
 
 class VHDLSpartanWriter(Writer):
     def write_hls(self, model):
+        from .interfaces import check_design, interface_files, link_of
+
         design = lower(model)  # raises before anything is written
+        link = link_of(model.config)
+        check_design(design, link)
         files = project_files(design)
+        part, clock = model.config.get_config_value('Part'), model.config.get_config_value('ClockPeriod')
+        if link.kind != 'memory':  # the wrapper around the unchanged core (interfaces.py)
+            files.update(interface_files(design, link, files, clock))
         order = files['vhdl/compile_order.txt'].split()
         files['components.json'] = components_json(design)
-        part, clock = model.config.get_config_value('Part'), model.config.get_config_value('ClockPeriod')
         files.update(vivado_files(design, order, part, clock))
+        if link.kind != 'memory':
+            from .vivado import board_files
+
+            files.update(board_files(design, link, order, part, clock, model.config))
         root = Path(model.config.get_output_dir())
         for rel, text in sorted(files.items()):
             path = root / rel
