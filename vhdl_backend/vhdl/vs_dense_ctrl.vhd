@@ -97,6 +97,9 @@ architecture rtl of vs_dense_ctrl is
   signal t     : natural range 0 to N_T := 0;
   signal h     : natural range 0 to N_H := 0;
   signal sc    : natural range 0 to P := 0;  -- stall cycles still to wait, after this one
+  -- i = N_IN - 1, g = N_GROUPS - 1, t = N_T - 1, h = N_H - 1 as registers, set with the counters:
+  -- the counters' end tests then feed the next state without a compare (and its carry chain)
+  signal i_last, g_last, t_last, h_last : std_logic := '0';
   signal xhead, xbase : natural range 0 to N_H * X_H + N_T * X_T + 1 := 0;
   signal whead, wbase : natural range 0 to N_H * W_H + N_GROUPS * W_G + 1 := 0;
   -- the read addresses xbase + i and wbase + i * W_SI as registers of their own, so that no adder sits
@@ -109,6 +112,7 @@ architecture rtl of vs_dense_ctrl is
   signal tw    : natural range 0 to N_T := 0;
   signal hw    : natural range 0 to N_H := 0;
   signal tb    : natural range 0 to Y_BANKS := 0;  -- tw mod Y_BANKS
+  signal gw_last, tw_last, hw_last : std_logic := '0';  -- as i_last .. h_last
   signal yhead, ybase : natural range 0 to N_H * Y_H + N_T * Y_T + 1 := 0;
   signal gbase : natural range 0 to N_GROUPS * P := 0;
   -- The group being written sits in the engine's shadow bank, loaded when eng_acc_valid is high
@@ -136,9 +140,9 @@ architecture rtl of vs_dense_ctrl is
   signal b_next : natural range 0 to N_GROUPS * P;
 begin
   eng_sel <= std_logic_vector(to_unsigned(sel_r, eng_sel'length));
-  nw_i <= LAST_NW when g = N_GROUPS - 1 else P;      -- outputs of the group being issued
-  nw_w <= LAST_NW when gw = N_GROUPS - 1 else P;     -- of the group being written
-  b_next <= 0 when gw = N_GROUPS - 1 else gbase + P;  -- bias base of the group written next
+  nw_i <= LAST_NW when g_last = '1' else P;         -- outputs of the group being issued
+  nw_w <= LAST_NW when gw_last = '1' else P;        -- of the group being written
+  b_next <= 0 when gw_last = '1' else gbase + P;     -- bias base of the group written next
 
   x_addr <= std_logic_vector(to_unsigned(xa, XA_W)) when ist = I_ISSUE else (others => '0');
   w_addr <= std_logic_vector(to_unsigned(wa, WA_W)) when ist = I_ISSUE else (others => '0');
@@ -217,7 +221,7 @@ begin
       -- first/last only while issuing: idle controllers drive zeros into the shared engine.
       -- A group's first product restarts each lane's sum, so groups can follow back-to-back.
       if ist = I_ISSUE and i = 0 then f1 <= '1'; else f1 <= '0'; end if;
-      if ist = I_ISSUE and i = N_IN - 1 then l1 <= '1'; else l1 <= '0'; end if;
+      if ist = I_ISSUE and i_last = '1' then l1 <= '1'; else l1 <= '0'; end if;
       if rst = '1' then
         ist <= I_IDLE;
         wst <= W_IDLE;
@@ -231,38 +235,41 @@ begin
         if ist = I_IDLE then
           if start = '1' and wst = W_IDLE then
             i <= 0; g <= 0; t <= 0; h <= 0; sc <= 0;
+            i_last <= vs_flag(N_IN = 1); g_last <= vs_flag(N_GROUPS = 1);
+            t_last <= vs_flag(N_T = 1); h_last <= vs_flag(N_H = 1);
             xhead <= 0; xbase <= 0; whead <= 0; wbase <= 0; xa <= 0; wa <= 0;
             ist <= I_ISSUE;
           end if;
         elsif ist = I_ISSUE then
-          if i = N_IN - 1 then
-            i <= 0;
+          if i_last = '1' then
+            i <= 0; i_last <= vs_flag(N_IN = 1);
             sc <= 0;
-            if g = N_GROUPS - 1 then
-              g <= 0; wbase <= whead; wa <= whead; xa <= xbase;
-              if t = N_T - 1 then
-                t <= 0;
-                if h /= N_H - 1 then
-                  h <= h + 1;
+            if g_last = '1' then
+              g <= 0; g_last <= vs_flag(N_GROUPS = 1);
+              wbase <= whead; wa <= whead; xa <= xbase;
+              if t_last = '1' then
+                t <= 0; t_last <= vs_flag(N_T = 1);
+                if h_last = '0' then
+                  h <= h + 1; h_last <= vs_flag(h = N_H - 2);
                   xhead <= xhead + X_H; xbase <= xhead + X_H; xa <= xhead + X_H;
                   whead <= whead + W_H; wbase <= whead + W_H; wa <= whead + W_H;
                 end if;
               else
-                t <= t + 1;
+                t <= t + 1; t_last <= vs_flag(t = N_T - 2);
                 xbase <= xbase + X_T; xa <= xbase + X_T;
               end if;
             else
-              g <= g + 1;
+              g <= g + 1; g_last <= vs_flag(g = N_GROUPS - 2);
               wbase <= wbase + W_G; wa <= wbase + W_G; xa <= xbase;
             end if;
-            if g = N_GROUPS - 1 and t = N_T - 1 and h = N_H - 1 then
+            if g_last = '1' and t_last = '1' and h_last = '1' then
               ist <= I_IDLE;  -- all issued; the write-back side finishes the product
             elsif nw_i > N_IN then
               ist <= I_STALL;  -- the next group's sums would come before this group is written
               sc <= nw_i - N_IN - 1;
             end if;
           else
-            i <= i + 1;
+            i <= i + 1; i_last <= vs_flag(i = N_IN - 2);
             xa <= xa + 1;
             wa <= wa + W_SI;
           end if;
@@ -281,6 +288,7 @@ begin
         if wst = W_IDLE then
           if start = '1' and ist = I_IDLE then
             k <= 0; gw <= 0; tw <= 0; hw <= 0; tb <= 0; yhead <= 0; ybase <= 0; gbase <= 0;
+            gw_last <= vs_flag(N_GROUPS = 1); tw_last <= vs_flag(N_T = 1); hw_last <= vs_flag(N_H = 1);
             wst <= W_WAIT;
           end if;
         elsif wst = W_WRITE then
@@ -301,19 +309,19 @@ begin
           if k = nw_w - 1 then
             k <= 0;
             wst <= W_WAIT;
-            if gw = N_GROUPS - 1 then
-              gw <= 0; gbase <= 0;
-              if tw = N_T - 1 then
-                tw <= 0; tb <= 0;
-                if hw = N_H - 1 then
+            if gw_last = '1' then
+              gw <= 0; gbase <= 0; gw_last <= vs_flag(N_GROUPS = 1);
+              if tw_last = '1' then
+                tw <= 0; tb <= 0; tw_last <= vs_flag(N_T = 1);
+                if hw_last = '1' then
                   done_p(1) <= '1';
                   wst <= W_IDLE;
                 else
-                  hw <= hw + 1;
+                  hw <= hw + 1; hw_last <= vs_flag(hw = N_H - 2);
                   yhead <= yhead + Y_H; ybase <= yhead + Y_H;
                 end if;
               else
-                tw <= tw + 1;
+                tw <= tw + 1; tw_last <= vs_flag(tw = N_T - 2);
                 if Y_MODE = 1 and tb < Y_BANKS - 1 then
                   tb <= tb + 1;
                 else
@@ -322,7 +330,7 @@ begin
                 end if;
               end if;
             else
-              gw <= gw + 1;
+              gw <= gw + 1; gw_last <= vs_flag(gw = N_GROUPS - 2);
               gbase <= gbase + P;
             end if;
           else
