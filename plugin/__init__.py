@@ -54,6 +54,8 @@ def load_model(path):
     import tensorflow as tf
 
     from . import layers  # noqa: F401  (registers vhdlspartan's layers with Keras)
+    from .quiet import quiet_keras
 
     _register_qkeras_objects()
-    return tf.keras.models.load_model(path, compile=False)
+    with quiet_keras():
+        return tf.keras.models.load_model(path, compile=False)

@@ -10,15 +10,20 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
+from .quiet import quiet_keras, quiet_tf_logs
+
+quiet_tf_logs()  # before anything imports TensorFlow
+
 
 def _convert(config_path):
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     import hls4ml
 
-    hm = hls4ml.converters.convert_from_config(config_path)
+    with quiet_keras():
+        hm = hls4ml.converters.convert_from_config(config_path)
     if hm is None:
         raise SystemExit(f'{config_path}: no model found (give KerasModel: !keras_model path.h5)')
     if hm.config.backend.name != 'VHDLSpartan':
@@ -26,13 +31,27 @@ def _convert(config_path):
     return hm
 
 
+def _show_tuner_notes():
+    """The tuner's notes (who measures the sensitivities, who fine-tunes, who waits) on stderr."""
+    log = logging.getLogger('vhdlspartan.tuning')
+    if not log.handlers:
+        note = logging.StreamHandler()
+        note.setFormatter(logging.Formatter('vhdlspartan tune: %(message)s'))
+        log.addHandler(note)
+        log.setLevel(logging.INFO)
+        log.propagate = False  # said once, whatever the root logger does
+
+
 def _tune(args) -> int:
     from .resource_model.tuning import config as tune_config
 
+    _show_tuner_notes()
     cfg = tune_config.load(args.config)
     if args.trials:
         cfg['trials'] = args.trials
     result, data = tune_config.run(cfg, progress=not args.quiet)
+    if result is None:  # another worker of the shared study finishes it (the log said which)
+        return 0
     print(result.summary())
     print(f'tuned model: test RMSE {data.scaled_rmse(result.model.predict(data.x_test, verbose=0)):.4f}')
     for what, path in result.files.items():

@@ -18,6 +18,7 @@ import copy
 import re
 
 from ...errors import UnsupportedError
+from ...quiet import quiet_keras
 
 QUANTIZER_KEYS = ('kernel_quantizer', 'bias_quantizer', 'activation')
 # Internal table precisions of QLayerNormalization: not a tensor width, kept as trained
@@ -44,7 +45,8 @@ def _bits_keys(config: dict) -> list:
 
 
 def layer_config(layer) -> dict:
-    config = layer.get_config()
+    with quiet_keras():  # QKeras layers serialize their quantizers as constraints: Keras warns each time
+        config = layer.get_config()
     if type(layer).__name__ == 'QActivation':
         config['activation'] = layer.quantizer  # its config would hold a string or the object itself
     return config
@@ -140,6 +142,7 @@ def with_bits(model, bits: dict, drop: dict | None = None):
             return type(layer).from_config(requantized_config(layer, width, drop.get(layer.name, 0)))
         return type(layer).from_config(layer_config(layer))
 
-    new = tf.keras.models.clone_model(model, clone_function=clone)
+    with quiet_keras():  # as in layer_config
+        new = tf.keras.models.clone_model(model, clone_function=clone)
     new.set_weights(model.get_weights())
     return new

@@ -16,7 +16,8 @@
     trials: 60
     finetune: {top: 3, uniform: 2, epochs: 2, batch_size: 64, learning_rate: 0.001}
                                        # uniform: also the widest fitting uniform designs
-    study: {name: vhdlspartan-tune, storage: null}   # null: SQLite in output_dir; or a database URL
+    study: {name: vhdlspartan-tune, storage: null,   # null: SQLite in output_dir; or a database URL
+            heartbeat: 10}             # s between a worker's heartbeats; 3 missed: taken as killed
     output_dir: tune_out
     seed: 0
 """
@@ -38,12 +39,12 @@ SECTION_KEYS = {
     'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
     'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers', 'drop_integer'},
     'finetune': {'top', 'uniform', 'epochs', 'batch_size', 'learning_rate'},
-    'study': {'name', 'storage'},
+    'study': {'name', 'storage', 'heartbeat'},
 }  # fmt: skip
 DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 8, 'batch_size': 64, 'learning_rate': 3e-3}, 'margin': 0.0,
             'trials': 60, 'finetune': {'top': 3, 'uniform': 2, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
-            'study': {'name': 'vhdlspartan-tune', 'storage': None}, 'output_dir': 'tune_out', 'seed': 0,
-            'latency_cycles': None, 'inferences_per_s': None, 'clock_period': 10, 'search': {}, 'guard': None}  # fmt: skip
+            'study': {'name': 'vhdlspartan-tune', 'storage': None, 'heartbeat': 10}, 'output_dir': 'tune_out',
+            'seed': 0, 'latency_cycles': None, 'inferences_per_s': None, 'clock_period': 10, 'search': {}, 'guard': None}  # fmt: skip
 
 
 def _fail(where: str, msg: str):
@@ -88,6 +89,12 @@ def validate(cfg, where: str = 'tune config') -> dict:
         least = 0 if key in ('uniform', 'epochs') else 1
         if not isinstance(out['finetune'][key], int) or out['finetune'][key] < least:
             _fail(where, f"finetune.{key} must be a {'non-negative' if least == 0 else 'positive'} integer")
+    beat = out['study']['heartbeat']
+    if isinstance(beat, bool) or not isinstance(beat, int) or beat < 1:
+        _fail(where, f'study.heartbeat must be a whole number of seconds >= 1, not {beat!r}')
+    from .shared import storage_url
+
+    storage_url(out['study']['storage'])  # a missing database driver fails now, not after the training
     from ..devices import get_device
 
     get_device(str(out['part']))  # an unknown part names the known ones
@@ -141,7 +148,8 @@ def prepare(cfg: dict):
 
 
 def run(cfg: dict, progress: bool = True):
-    """Prepare the model and data, then tune. Returns (TuneResult, Windows)."""
+    """Prepare the model and data, then tune. Returns (TuneResult, Windows); the result is None on
+    a worker of a shared study that another worker finishes."""
     from .tuner import TuneSpace, tune
 
     model, data = prepare(cfg)
@@ -152,6 +160,7 @@ def run(cfg: dict, progress: bool = True):
                   margin=float(cfg['margin']), trials=cfg['trials'],
                   finetune_top=f['top'], finetune_uniform=f['uniform'], finetune_epochs=f['epochs'],
                   batch_size=f['batch_size'], learning_rate=float(f['learning_rate']), storage=cfg['study']['storage'],
-                  study_name=cfg['study']['name'], out_dir=cfg['output_dir'], seed=int(cfg['seed']),
+                  study_name=cfg['study']['name'], heartbeat=cfg['study']['heartbeat'], out_dir=cfg['output_dir'],
+                  seed=int(cfg['seed']),
                   progress=progress, guard=cfg['guard'])  # fmt: skip
     return result, data

@@ -26,7 +26,11 @@ How it works:
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import math
+import os
 import re
 import tempfile
 import time
@@ -37,7 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import TimingWarning, UnsupportedError
+from ...quiet import quiet_keras
 from .bits import quantized_layers, with_bits
+from .shared import fail_stale_trials, open_study, storage_url, worker_name
 from ..devices import get_device
 from ..estimate import CAPACITY_RESOURCES, GUARDED, estimate, estimate_guard
 
@@ -47,6 +53,7 @@ DEFAULT_DSP_SHARE = (1.0, 0.5, 0.0)
 SOFTMAX_LAYERS = ('QMultiHeadSelfAttention', 'MultiHeadAttention', 'QSoftmax')  # Keras layers with a softmax
 STORAGE_KINDS = ('auto', 'bram', 'lutram')
 CHECKED = CAPACITY_RESOURCES  # what must fit
+log = logging.getLogger('vhdlspartan.tuning')
 
 
 class TuneError(UnsupportedError):
@@ -115,7 +122,7 @@ def transformer_groups(model) -> dict:
     """Layer groups of a vhdlspartan.models.ts_transformer, named like its `bits` keys."""
     patterns = (('input', r'q_in$'), ('embed', r'embed(_q)?$'), ('posenc', r'posenc$'), ('attention', r'att\d+$'),
                 ('norm', r'(att|ffn)\d+_norm$'), ('ffn', r'ffn\d+_(up|relu|down|q)$'), ('pool', r'pool$'),
-                ('head', r'(head|out)$'))  # fmt: skip
+                ('head', r'(head|head_q|out|skip|skip_q)$'))  # fmt: skip
     groups = {}
     for name in quantized_layers(model):
         key = next((g for g, p in patterns if re.match(p, name)), None)
@@ -196,7 +203,8 @@ class HardwareModel:
                          {layer: drop[g] for g, layers in self.groups.items() for layer in layers})  # fmt: skip
 
     def hls_config(self, keras_model, cand: Candidate) -> dict:
-        cfg = self.hls_config_fn(keras_model)
+        with quiet_keras():  # hls4ml reads the model's JSON: the QKeras serialization warnings
+            cfg = self.hls_config_fn(keras_model)
         cfg.setdefault('Model', {}).update(Lanes=cand.lanes, DSPLanes=cand.dsp_lanes, Storage=cand.storage)
         if cand.softmax_dividers:
             for layer in keras_model.layers:
@@ -212,7 +220,7 @@ class HardwareModel:
 
             t0 = time.perf_counter()
             km = self.keras_model(cand.bits)
-            with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+            with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), quiet_keras():
                 warnings.simplefilter('ignore', TimingWarning)  # tune() says it once, for the chosen design
                 hm = hls4ml.converters.convert_from_keras_model(km, hls_config=self.hls_config(km, cand),
                                                                 backend='VHDLSpartan', output_dir=tmp, part=self.part,
@@ -228,17 +236,20 @@ class HardwareModel:
         return max(u * (1 + self.guard.get(r, 0.0)) - (1.0 - self.margin) for r, u in cost.utilization.items())
 
 
-def sensitivity(model, groups, bits, x_val, y_val, loss=mse, drop_integer=(0,)) -> tuple:
+def sensitivity(model, groups, bits, x_val, y_val, loss=mse, drop_integer=(0,), progress=False) -> tuple:
     """(baseline loss, {group: {bits: loss increase}}, {group: {bits: integer bits dropped}}):
     each group alone at each width, with the number of dropped integer bits that loses least."""
     baseline = loss(y_val, model.predict(x_val, verbose=0))
     current = quantized_layers(model)
     table, drops = {}, {}
+    bar = _bar(len(groups) * len(bits) * len(drop_integer), 'sensitivity', 'model', progress)
     for g, layers in groups.items():
         table[g], drops[g] = {}, {}
         for b in bits:
             tried = {}
             for k in drop_integer:
+                if bar:
+                    bar.update(1)
                 if k == 0 and all(current[layer] == b for layer in layers):
                     tried[k] = 0.0
                     continue
@@ -246,6 +257,8 @@ def sensitivity(model, groups, bits, x_val, y_val, loss=mse, drop_integer=(0,)) 
                 tried[k] = loss(y_val, m.predict(x_val, verbose=0)) - baseline
             drops[g][b] = min(tried, key=lambda k: (tried[k], k))  # ties: keep the integer bits
             table[g][b] = tried[drops[g][b]]
+    if bar:
+        bar.close()
     return baseline, table, drops
 
 
@@ -344,7 +357,8 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
          trials: int = 60, finetune_top: int = 3, finetune_epochs: int = 2, batch_size: int = 64,
          learning_rate: float = 1e-3, storage: str | None = None, study_name: str = 'vhdlspartan-tune',
          hls_config_fn=None, out_dir: str | Path | None = None, seed: int = 0, progress: bool = True,
-         clock_ns: float = 10.0, loss=mse, finetune_uniform: int = 2, guard: float | None = None) -> TuneResult:  # fmt: skip
+         clock_ns: float = 10.0, loss=mse, finetune_uniform: int = 2, guard: float | None = None,
+         heartbeat: int = 10) -> TuneResult | None:  # fmt: skip
     """Find per-group bits, lanes, DSP share and storage that fit `part` with the least predicted
     validation loss (and, among equals, the fewest cycles); fine-tune the best `finetune_top`,
     and the widest `finetune_uniform` fitting uniform designs not among them, and return the one
@@ -352,11 +366,18 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
 
     data: (x_train, y_train, x_val, y_val). storage: an Optuna storage URL (default: a SQLite
     file in out_dir, or in memory without out_dir); a study of the same name resumes there.
+    Workers sharing one study (same URL and study_name) split its trials; one of them fine-tunes
+    and returns the result, the others return None after their trials and log (logger
+    'vhdlspartan.tuning') which worker finishes. heartbeat: seconds between the heartbeats of a
+    worker's running trial and claims; one silent for 3 of them is taken as killed (shared.py).
     guard: headroom kept on LUT and FF above the estimate (default: the estimate's held-out
     error, estimate_guard; 0: trust the estimate to the LUT).
     """
     import optuna
 
+    storage = storage_url(storage)  # a missing database driver fails here, before any work
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, int) or heartbeat < 1:
+        raise TuneError(f'heartbeat must be a whole number of seconds >= 1, not {heartbeat!r}')
     space = space or TuneSpace()
     groups = groups or default_groups(model)
     if not groups:
@@ -378,42 +399,120 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     if storage is None and out:
         storage = f'sqlite:///{(out / "study.db").resolve()}'
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)  # reads the trials' constraints
-    study = optuna.create_study(study_name=study_name, storage=storage, directions=['minimize', 'minimize'],
-                                sampler=sampler, load_if_exists=True)  # fmt: skip
-    baseline, table, hw.drop = _study_sensitivity(study, model, groups, space, x_val, y_val, loss)
+    study, claims = open_study(storage, study_name, ['minimize', 'minimize'], heartbeat)
+    try:
+        baseline, table, hw.drop, first = _study_sensitivity(study, claims, model, groups, space, x_val, y_val, loss,
+                                                             progress)  # fmt: skip
+        # the worker that started the study samples with `seed` (a lone worker is reproducible);
+        # the others with seeds of their own, or they would all draw the same first trials
+        sampler_seed = seed if first or claims is None else int(np.random.SeedSequence([seed, os.getpid()]).generate_state(1)[0])
+        study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True)  # reads the constraints
 
-    def objective(trial):
-        cand = Candidate({g: trial.suggest_categorical(f'bits_{g}', list(space.bits)) for g in groups},
-                         trial.suggest_categorical('lanes', list(space.lanes)), 0,
-                         trial.suggest_categorical('storage', list(space.storage)))  # fmt: skip
-        share = trial.suggest_categorical('dsp_share', list(space.dsp_share))
-        if len(space.softmax_dividers) > 1:
-            cand.softmax_dividers = trial.suggest_categorical('softmax_dividers', list(space.softmax_dividers))
-        else:
-            cand.softmax_dividers = space.softmax_dividers[0]
-        cand.dsp_lanes = round(share * cand.lanes)
-        cost = hw.cost(cand)
-        pred = predicted_loss(baseline, table, cand.bits)
-        over = hw.over_budget(cost)
-        late = cost.cycles / max_cycles - 1.0 if math.isfinite(max_cycles) else -1.0
-        trial.set_constraint('over_budget', over)  # feasible when <= 0
-        trial.set_constraint('over_latency', late)
-        trial.set_user_attr('constraints', [over, late])
-        trial.set_user_attr('row', _row(cand, cost, pred, trial.number))
-        return pred, cost.cycles
+        def objective(trial):
+            trial.set_user_attr('worker', worker_name())  # which worker ran it (a killed one's trial is retried)
+            cand = Candidate({g: trial.suggest_categorical(f'bits_{g}', list(space.bits)) for g in groups},
+                             trial.suggest_categorical('lanes', list(space.lanes)), 0,
+                             trial.suggest_categorical('storage', list(space.storage)))  # fmt: skip
+            share = trial.suggest_categorical('dsp_share', list(space.dsp_share))
+            if len(space.softmax_dividers) > 1:
+                cand.softmax_dividers = trial.suggest_categorical('softmax_dividers', list(space.softmax_dividers))
+            else:
+                cand.softmax_dividers = space.softmax_dividers[0]
+            cand.dsp_lanes = round(share * cand.lanes)
+            cost = hw.cost(cand)
+            pred = predicted_loss(baseline, table, cand.bits)
+            over = hw.over_budget(cost)
+            late = cost.cycles / max_cycles - 1.0 if math.isfinite(max_cycles) else -1.0
+            trial.set_constraint('over_budget', over)  # feasible when <= 0
+            trial.set_constraint('over_latency', late)
+            trial.set_user_attr('constraints', [over, late])
+            trial.set_user_attr('row', _row(cand, cost, pred, trial.number))
+            return pred, cost.cycles
 
-    finished = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
-    if finished == 0:  # start from the uniform designs at the largest lane count that fits each
-        for b in sorted(space.bits, reverse=True):
-            study.enqueue_trial({**{f'bits_{g}': b for g in groups}, 'lanes': max(space.lanes),
-                                 'storage': space.storage[0], 'dsp_share': space.dsp_share[0]})  # fmt: skip
-    todo = max(0, trials - finished)
-    bar = _progress(todo, progress)
-    study.optimize(objective, n_trials=todo, callbacks=[bar] if bar else [], gc_after_trial=False)
+        def finish():
+            return _finish(study, hw, space, baseline, table, data, max_cycles, part, clock_ns, out, progress,
+                           finetune_top, finetune_uniform, finetune_epochs, batch_size, learning_rate, loss, seed)  # fmt: skip
+
+        ran = _search(study, objective, trials, progress)
+        if claims is None:
+            return finish()
+        what = f'finish:{trials}'  # asking for more trials later is a new round, finished again
+        holder = claims.acquire(what, 'fine-tuning', wait=False, note=str(out.resolve()) if out else '')
+        if holder is not None:
+            log.warning(_handoff(holder, study_name, trials, ran, claims.grace))
+            return None
+        with claims.hold(what):
+            _settle(study, claims)
+            return finish()
+    finally:
+        if claims:
+            claims.close()
+
+
+def _search(study, objective, trials, progress) -> int:
+    """Run trials until the study holds `trials` complete ones, whoever ran them: a failed trial
+    (its worker was killed) does not count, and its retry is run by whichever worker is next.
+    Returns how many this worker ran."""
+    import optuna
+
+    done = _complete(study)
+    if done >= trials:
+        return 0
+    ran = [0]
+
+    def count(study, trial):
+        ran[0] += 1
+
+    bar = _progress(trials, done, progress)
+    stop = optuna.study.MaxTrialsCallback(trials, states=(optuna.trial.TrialState.COMPLETE,))
+    study.optimize(objective, callbacks=[count, stop] + ([bar] if bar else []), gc_after_trial=False)
     if bar:
         bar.close()
+    return ran[0]
 
+
+def _complete(study) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def _settle(study, claims):
+    """Before fine-tuning: wait until no trial runs, so the candidates come from every trial. Other
+    workers' last trials end within seconds; a killed worker's trial is failed once its heartbeat
+    is `grace` s old (its retry stays queued for a later run: the count is reached). A trial
+    without any heartbeat (left by a tuner before heartbeats) is waited for twice that long."""
+    import optuna
+
+    deadline = time.monotonic() + 2 * claims.grace + 5
+    said = False
+    while running := study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if not said:
+            log.info(f'waiting for trial(s) {[t.number for t in running]} to end (or their heartbeat to stop)')
+            said = True
+        if time.monotonic() > deadline:
+            log.info('some trials still run without a heartbeat; fine-tuning without them')
+            return
+        fail_stale_trials(study)
+        time.sleep(claims.poll)
+
+
+def _handoff(holder, study_name, trials, ran, grace) -> str:
+    where = f' (outputs in {holder.note})' if holder.note else ''
+    if holder.done:
+        return (f'study {study_name!r} with {trials} trials was finished by worker {holder.worker}{where}; nothing '
+                f'left to do here: ask for more trials, or name a new study, to tune again')  # fmt: skip
+    return (f'worker {holder.worker} fine-tunes study {study_name!r} and writes its outputs{where}; this worker ran '
+            f'{ran} trials and stops. Should that worker stop first, run this again: it takes over once that '
+            f"worker's heartbeat is {grace:g} s old")  # fmt: skip
+
+
+def _finish(study, hw, space, baseline, table, data, max_cycles, part, clock_ns, out, progress,
+            finetune_top, finetune_uniform, finetune_epochs, batch_size, learning_rate, loss, seed):  # fmt: skip
+    """Fine-tune the best candidates of the study's trials and pick the result (one worker)."""
+    import optuna
+
+    x_train, y_train, x_val, y_val = data
     rows = [{'softmax_dividers': 0, **t.user_attrs['row']} for t in study.trials  # trials of older versions
             if t.state == optuna.trial.TrialState.COMPLETE and max(t.user_attrs['constraints']) <= 0]  # fmt: skip
     best_rows = [{**r, 'uniform': False} for r in _distinct_best(rows, finetune_top)] if rows else []
@@ -426,11 +525,17 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
                         f'nor does any uniform design; try more trials, more lanes or a looser latency target',
                         kind='no_feasible_trial')  # fmt: skip
     rows = rows or [{k: v for k, v in r.items() if k != 'uniform'} for r in best_rows]  # the fronts show those
+    log.info(f'worker {worker_name()} fine-tunes {len(best_rows)} candidates of {_complete(study)} trials')
     finetuned = []
+    bar = _bar(len(best_rows), 'fine-tuning', 'candidate', progress)
     for row in best_rows:
         km = hw.keras_model(row['bits'])
         val = finetune(km, x_train, y_train, x_val, y_val, finetune_epochs, batch_size, learning_rate, loss, seed)
         finetuned.append({**row, 'val_loss': val, 'model': km})
+        if bar:
+            bar.update(1)
+    if bar:
+        bar.close()
     chosen = min(finetuned, key=lambda r: (r['val_loss'], r['cycles']))
     cand = Candidate(chosen['bits'], chosen['lanes'], chosen['dsp_lanes'], chosen['storage'], chosen['softmax_dividers'])
     result = TuneResult(
@@ -443,14 +548,13 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
     if result.cost.delay_ns > clock_ns:
         warnings.warn(f'clock_ns {clock_ns:g} is shorter than the chosen design\'s estimated worst path '
                       f'({result.cost.delay_ns:.2f} ns); its latency figures assume a clock it cannot meet',
-                      TimingWarning, stacklevel=2)  # fmt: skip
+                      TimingWarning, stacklevel=3)  # fmt: skip
     if out:
         result.files = write_outputs(result, out)
     return result
 
 
-def _study_sensitivity(study, model, groups, space, x_val, y_val, loss):
-    """Sensitivities are measured once per study and kept in it, so every worker uses the same."""
+def _saved_sensitivity(study, groups, space):
     saved = study.user_attrs.get('sensitivity')
     if (saved and set(saved['table']) == set(groups) and saved.get('drop_integer', [0]) == list(space.drop_integer)
             and all(str(b) in saved['table'][g] for g in groups for b in space.bits)):  # fmt: skip
@@ -458,14 +562,39 @@ def _study_sensitivity(study, model, groups, space, x_val, y_val, loss):
             return {g: {int(b): v for b, v in row.items()} for g, row in t.items()}
 
         return saved['baseline'], read(saved['table']), read(saved.get('drop', {g: {} for g in groups}))
-    baseline, table, drops = sensitivity(model, groups, space.bits, x_val, y_val, loss, space.drop_integer)
+    return None
 
-    def write(t):
-        return {g: {str(b): v for b, v in row.items()} for g, row in t.items()}
 
-    study.set_user_attr('sensitivity', {'baseline': baseline, 'table': write(table), 'drop': write(drops),
-                                        'drop_integer': list(space.drop_integer)})  # fmt: skip
-    return baseline, table, drops
+def _study_sensitivity(study, claims, model, groups, space, x_val, y_val, loss, progress):
+    """(baseline, table, drops, measured here). Sensitivities are measured once per study and kept
+    in it, so every worker uses the same: one worker measures them and queues the first trials,
+    the others wait for it (and take over if it is killed)."""
+    saved = _saved_sensitivity(study, groups, space)
+    if saved:
+        return (*saved, False)
+    what = 'sensitivity:' + hashlib.sha1(repr((sorted(groups.items()), space.bits, space.drop_integer)).encode()).hexdigest()[:12]
+    holder = claims.acquire(what, 'measuring the sensitivities', wait=True) if claims else None
+    if holder is not None:
+        saved = _saved_sensitivity(study, groups, space)
+        if saved:
+            return (*saved, False)
+    # measured here: this worker holds the claim, or none is needed (in memory), or the saved table
+    # was overwritten by a worker of another search space since
+    with claims.hold(what) if claims and holder is None else contextlib.nullcontext():
+        log.info(f'worker {worker_name()} measures the sensitivities')
+        baseline, table, drops = sensitivity(model, groups, space.bits, x_val, y_val, loss, space.drop_integer, progress)
+
+        def write(t):
+            return {g: {str(b): v for b, v in row.items()} for g, row in t.items()}
+
+        study.set_user_attr('sensitivity', {'baseline': baseline, 'table': write(table), 'drop': write(drops),
+                                            'drop_integer': list(space.drop_integer)})  # fmt: skip
+        if not study.trials:  # start from the uniform designs at the largest lane count that fits each
+            for b in sorted(space.bits, reverse=True):
+                study.enqueue_trial({**{f'bits_{g}': b for g in groups}, 'lanes': max(space.lanes),
+                                     'storage': space.storage[0], 'dsp_share': space.dsp_share[0]},
+                                    skip_if_exists=True)  # fmt: skip
+    return baseline, table, drops, True
 
 
 def _check_budget(hw, groups, space, max_cycles):
@@ -564,12 +693,19 @@ def _final_config(hw, km, cand) -> dict:
     return cfg
 
 
-def _progress(total, enabled):
+def _bar(total, desc, unit, enabled, initial=0):
     if not enabled or total <= 0:
         return None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc='tuning', unit='trial')
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit)
+
+
+def _progress(trials, done, enabled):
+    """A trial callback that shows the study's complete trials (every worker's) out of `trials`."""
+    bar = _bar(trials, 'tuning', 'trial', enabled, done)
+    if bar is None:
+        return None
 
     def callback(study, trial):
         feasible = [t.user_attrs['row'] for t in study.trials
@@ -577,7 +713,7 @@ def _progress(total, enabled):
         if feasible:
             best = min(feasible, key=lambda r: (r['predicted_loss'], r['cycles']))
             bar.set_postfix_str(f'best: loss {best["predicted_loss"]:.4g}, {best["cycles"]} cycles, LUT {best["LUT"]}')
-        bar.update(1)
+        bar.update(min(_complete(study), trials) - bar.n)
 
     callback.close = bar.close
     return callback
@@ -589,7 +725,8 @@ def write_outputs(result: TuneResult, out: Path) -> dict:
 
     files = {}
     files['model'] = out / 'tuned_model.h5'  # HDF5: QKeras' QActivation does not survive the .keras format
-    result.model.save(files['model'])
+    with quiet_keras():
+        result.model.save(files['model'])
     files['config'] = out / 'hls4ml_config.yml'  # for `hls4ml convert -c` and `vhdlspartan report`
     project = {'OutputDir': str(out / 'hls4ml_prj'), 'ProjectName': 'tuned', 'Backend': 'VHDLSpartan',
                'Part': result.config['Model'].get('Part', 'xc7s15'), 'ClockPeriod': result.clock_ns, 'IOType': 'io_parallel',
