@@ -465,7 +465,11 @@ def estimate(hls_model, part: str | None = None):
     design = getattr(hls_model, '_vhdlspartan_design', None) or lower(hls_model)
     part = part or hls_model.config.get_config_value('Part') or 'xc7s15'
     clock = hls_model.config.get_config_value('ClockPeriod') or 10
-    return estimate_design(design, part, clock)
+    from ..vhdl_backend.interfaces import link_of
+    from .interface_cost import add_interface
+
+    # a board interface's wrapper (Model Interface) adds its own small cost
+    return add_interface(estimate_design(design, part, clock), design, link_of(hls_model.config))
 
 
 def estimate_keras(keras_model, hls_config: dict, part: str = 'xc7s15ftgb196-2'):

@@ -317,7 +317,9 @@ begin
               ps <= P_FETCH;
             else
               ps <= P_CMD;
-              fail := E_NOT_DONE;
+              if err = 0 then   -- an error already set is the one to report
+                fail := E_NOT_DONE;
+              end if;
             end if;
           end if;
         end if;
