@@ -4,6 +4,7 @@ after an interruption, YAML validation, and the no-training hls4ml pass."""
 
 import math
 import os
+import time
 from dataclasses import replace
 
 import hls4ml
@@ -76,11 +77,13 @@ def test_with_bits_drops_integer_bits_of_activation_types_only(trained):
         with_bits(model, {}, {'q_in': -1})
 
 
-def test_sensitivity_keeps_the_integer_bits_that_lose_least(trained):
+def test_sensitivity_keeps_the_integer_bits_that_lose_least(trained, capsys):
     model, data = trained
     groups = {g: layers for g, layers in tuner.default_groups(model).items() if g in ('input', 'attention', 'head')}
     x, y = data.x_val[:150], data.y_val[:150]
-    base, table, drops = tuner.sensitivity(model, groups, (4,), x, y, drop_integer=(0, 2))
+    base, table, drops = tuner.sensitivity(model, groups, (4,), x, y, drop_integer=(0, 2), progress=True)
+    err = capsys.readouterr().err
+    assert 'sensitivity' in err and '6/6' in err  # its progress bar: 3 groups x 1 width x 2 integer drops
     base0, table0, drops0 = tuner.sensitivity(model, groups, (4,), x, y)
     assert base == base0 and all(k == 0 for g in groups for k in drops0[g].values())
     for g, layers in groups.items():
@@ -206,6 +209,10 @@ def _yaml(tmp_path, cfg):
     ({'builder': {}, 'data': {'series': 'electricity'}, 'trials': 0}, 'trials must be a positive integer'),
     ({'builder': {}, 'data': {'series': 'electricity'}, 'clock_period': 0}, 'clock_period must be a positive number'),
     ({'model': 'missing.h5', 'data': {'series': 'electricity'}}, "model file 'missing.h5' does not exist"),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'study': {'heartbeat': 0}},
+     'study.heartbeat must be a whole number of seconds >= 1, not 0'),
+    ({'builder': {}, 'data': {'series': 'electricity'}, 'study': {'storage': 'postgresql+psycopg2://u@db/tune'}},
+     r'study storage postgresql\+psycopg2://u@db/tune: its database driver psycopg2 is not installed: pip install'),
 ])  # fmt: skip
 def test_tune_yaml_is_validated(tmp_path, cfg, message):
     with pytest.raises(UnsupportedError, match=message):
@@ -472,3 +479,56 @@ def test_guard_keeps_headroom_for_the_estimates_error(trained):
     assert not guarded.cost(cand).fits and guarded.over_budget(guarded.cost(cand)) > 0
     default = tuner.HardwareModel(model, tuner.default_groups(model), 'xc7s15').guard
     assert default == estimate_guard() and 0 < default['LUT'] < 0.2
+
+
+def test_claims_go_to_one_worker_and_are_taken_over_from_a_silent_one(tmp_path):
+    """The claims that make a shared study measure and fine-tune once, on a real SQLite file:
+    one insert wins; a holder whose heartbeat moves is reported alive; one whose beat stands still
+    for the grace period (a killed worker) is taken over; finished work is reported done."""
+    from vhdlspartan.resource_model.tuning.shared import Claims
+
+    url = f'sqlite:///{tmp_path / "claims.db"}'
+    first, second = Claims(url, 'study', 0.2, 0.6), Claims(url, 'study', 0.2, 0.6)
+    first.me, second.me = 'host:1', 'host:2'
+    assert first.acquire('finish:8', 'fine-tuning', wait=False, note='/out/1') is None  # first.me holds it
+    t0 = time.monotonic()
+    taken = second.acquire('finish:8', 'fine-tuning', wait=False)  # first never beats: as if killed
+    assert taken is None and time.monotonic() - t0 >= 0.6  # after the grace period, not before
+    with second.hold('finish:8'):
+        other = Claims(url, 'study', 0.2, 0.6)
+        other.me = 'host:3'
+        alive = other.acquire('finish:8', 'fine-tuning', wait=False)
+        assert (alive.worker, alive.done) == ('host:2', False)  # beating: left to it
+    done = other.acquire('finish:8', 'fine-tuning', wait=False)
+    assert (done.worker, done.done) == ('host:2', True)
+    assert Claims(url, 'other study', 0.2, 0.6).acquire('finish:8', 'fine-tuning', wait=False) is None
+    assert first.acquire('sensitivity:x', 'measuring', wait=True) is None
+    with pytest.raises(RuntimeError):
+        with first.hold('sensitivity:x'):
+            raise RuntimeError('the measurement failed')
+    t0 = time.monotonic()  # a holder that fails releases the work: the next worker takes it at once
+    assert second.acquire('sensitivity:x', 'measuring', wait=True) is None and time.monotonic() - t0 < 0.6
+
+
+def test_quiet_keras_drops_the_known_save_warnings_only(tmp_path):
+    import warnings
+
+    from vhdlspartan.quiet import quiet_keras
+
+    model = ts_transformer(6, 1, 8, 1, 16, 1, bits=4, norm='batch')
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        model.save(tmp_path / 'loud.h5')
+        with quiet_keras():
+            model.save(tmp_path / 'quiet.h5')
+            warnings.warn('a warning of somebody else', UserWarning)
+    texts = [str(w.message) for w in seen]
+    assert sum('keras.constraints.serialize()' in t for t in texts) >= 1  # outside: Keras warns
+    loud = len([t for t in texts if 'keras.constraints.serialize()' in t or 'HDF5 file' in t])
+    assert texts.count('a warning of somebody else') == 1
+    # every known warning came from the first save: the quiet one added none
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter('always')
+        model.save(tmp_path / 'loud2.h5')
+    assert loud == len([w for w in again if 'keras.constraints.serialize()' in str(w.message)
+                        or 'HDF5 file' in str(w.message)])  # fmt: skip
