@@ -19,6 +19,7 @@ import hls4ml  # noqa: E402
 import numpy as np  # noqa: E402
 from train_forecaster import parse, train  # noqa: E402
 
+from vhdlspartan.quiet import quiet_keras  # noqa: E402
 from vhdlspartan.resource_model.tuning import config as tune_config  # noqa: E402
 from vhdlspartan.resource_model.estimate import estimate  # noqa: E402
 from vhdlspartan.resource_model.report import plots, table  # noqa: E402
@@ -45,7 +46,8 @@ def main():
     print(f'({time.time() - t:.0f} s)')
 
     t = step('3. convert the tuned model with hls4ml (its YAML), compare with Keras')
-    hm = hls4ml.converters.convert_from_config(str(result.files['config']))
+    with quiet_keras():  # loading the tuned model: the known Keras/QKeras warnings
+        hm = hls4ml.converters.convert_from_config(str(result.files['config']))
     hm.compile()
     y_keras = result.model.predict(data.x_test, verbose=0).reshape(-1)
     y_hls = hm.predict(data.x_test).reshape(-1)

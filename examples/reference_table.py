@@ -47,6 +47,7 @@ def main(argv=None):
     from vhdlspartan import load_model
     from vhdlspartan.datasets import windows
     from vhdlspartan.models import ts_transformer
+    from vhdlspartan.quiet import quiet_keras
     from vhdlspartan.resource_model.tuning.bits import quantized_layers, with_bits
     from vhdlspartan.resource_model.tuning.tuner import (Candidate, HardwareModel, TuneError, TuneSpace, default_groups,
                                                   mse, sensitivity, tune)
@@ -67,7 +68,8 @@ def main(argv=None):
                 if path.exists():
                     return load_model(path)
                 m = train()
-                m.save(path)
+                with quiet_keras():
+                    m.save(path)
                 return m
 
             def train8():

@@ -52,7 +52,10 @@ def train(args):
     naive = data.scaled_rmse(data.x_test[:, -1, data.columns.index(data.target)])  # tomorrow = today
     print(f'{model.name}: {model.count_params():,} parameters, {args.epochs} epochs in {time.time() - t0:.0f} s; '
           f'test RMSE {rmse:.4f} (persistence forecast {naive:.4f})')  # fmt: skip
-    model.save(args.out)
+    from vhdlspartan.quiet import quiet_keras
+
+    with quiet_keras():  # the known, harmless Keras/QKeras save warnings
+        model.save(args.out)
     print(f'saved {args.out}')
     return model, data, float(np.float64(rmse))
 
