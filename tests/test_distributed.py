@@ -33,7 +33,7 @@ from vhdlspartan.resource_model.tuning import config as tune_config
 from vhdlspartan.resource_model.tuning.shared import storage_url
 from vhdlspartan.resource_model.tuning.tuner import TuneError
 
-TRIALS = 16
+TRIALS = 24  # enough that the live worker is still running trials when the killed one is found stale
 STUDY = 'shared'
 
 
