@@ -34,6 +34,7 @@ def small_models():
     ({'Interface': 'uart', 'BaudRate': 22_222_222}, ['BaudRate 22222222', '% off']),
     ({'Interface': 'uart', 'BaudRate': 'fast'}, ["BaudRate 'fast'"]),
     ({'Interface': 'spi', 'BaudRate': 9600}, ['BaudRate', 'only used with Interface uart']),
+    ({'BoardConstraints': 'board.xdc'}, ['BoardConstraints', 'Interface uart, spi or axis']),
 ])  # fmt: skip
 def test_bad_interface_config_is_refused_before_writing(small_models, tmp_path, cfg, words):
     with pytest.raises(UnsupportedError) as e:
@@ -365,3 +366,28 @@ def test_wrapper_synthesis_cost_and_timing(tmp_path, kind):
     est = estimate(hm)
     assert est.per_layer[f'interface:{kind}']['LUT'] == cost['LUT']
     assert syn['estimate']['LUT'] == est.total['LUT']  # build's estimate counts the wrapper too
+
+
+# -- Vivado --------------------------------------------------------------------------------------
+@pytest.mark.parametrize('kind', ['uart', 'spi'])
+def test_example_board_xdc_pins_every_wrapper_port(small_models, tmp_path, kind):
+    """build.tcl with Model BoardConstraints: the wrapper is the top, the board's pins are read,
+    a bitstream is written; the example XDC constrains exactly the wrapper's ports."""
+    import re
+    from pathlib import Path
+
+    xdc = Path(__file__).resolve().parents[1] / 'examples' / f'arty_s7_25_{kind}.xdc'
+    hm = convert(small_models['mlp'], tmp_path, BoardConstraints=str(xdc), **CONFIGS[kind])
+    hm.write()
+    prj = tmp_path / 'prj'
+    tcl = (prj / 'vivado' / 'build.tcl').read_text()
+    assert f'synth_design -top myproject_{kind} -part' in tcl and 'out_of_context' not in tcl
+    assert 'read_xdc board.xdc' in tcl and f'write_bitstream -force myproject_{kind}.bit' in tcl
+    assert (prj / 'vivado' / 'board.xdc').read_text() == xdc.read_text()
+    entity = (prj / 'vhdl' / f'myproject_{kind}.vhd').read_text()
+    ports = set(re.findall(r'^\s{4}(\w+)\s+:\s+(?:in|out)\b', entity, re.M))
+    pinned = set(re.findall(r'PACKAGE_PIN \w+ .*\[get_ports \{ (\w+) \}\]', xdc.read_text()))
+    assert ports == pinned, (ports, pinned)
+    with pytest.raises(UnsupportedError, match='BoardConstraints'):
+        convert(small_models['mlp'], tmp_path / 'bad', BoardConstraints='no/such.xdc', **CONFIGS[kind]).write()
+    assert not (tmp_path / 'bad' / 'prj' / 'vhdl').exists()

@@ -69,6 +69,9 @@ def link_of(config) -> Link:
     if not isinstance(kind, str) or kind.lower() not in INTERFACES:
         raise UnsupportedError(f'Model Interface {kind!r} is not supported; supported: {", ".join(INTERFACES)}')
     kind = kind.lower()
+    if 'BoardConstraints' in keys and kind == 'memory':
+        raise UnsupportedError('Model BoardConstraints (a board XDC) needs Interface uart, spi or axis: '
+                               'the memory interface has no pins for a board')  # fmt: skip
     if 'BaudRate' in keys and kind != 'uart':
         raise UnsupportedError(f'Model BaudRate is only used with Interface uart (Interface is {kind!r})')
     if kind != 'uart':
