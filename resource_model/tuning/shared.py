@@ -77,9 +77,9 @@ def open_study(storage, name, directions, heartbeat: int):
     for attempt in range(3):
         try:
             with _no_experimental_warning():
-                rdb = optuna.storages.RDBStorage(
-                    storage, heartbeat_interval=heartbeat, grace_period=grace,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))  # fmt: skip
+                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)
+                rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=heartbeat, grace_period=grace,
+                                                 heartbeat_stale_trial_callback=retry)  # fmt: skip
             study = optuna.create_study(study_name=name, storage=rdb, directions=directions, load_if_exists=True)
             return study, Claims(storage, name, heartbeat, grace)
         except sa.exc.DatabaseError:

@@ -405,7 +405,8 @@ def tune(model, data, part: str = 'xc7s15', space: TuneSpace | None = None, grou
                                                              progress)  # fmt: skip
         # the worker that started the study samples with `seed` (a lone worker is reproducible);
         # the others with seeds of their own, or they would all draw the same first trials
-        sampler_seed = seed if first or claims is None else int(np.random.SeedSequence([seed, os.getpid()]).generate_state(1)[0])
+        own = int(np.random.SeedSequence([seed, os.getpid()]).generate_state(1)[0])
+        sampler_seed = seed if first or claims is None else own
         study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True)  # reads the constraints
 
         def objective(trial):
@@ -572,7 +573,8 @@ def _study_sensitivity(study, claims, model, groups, space, x_val, y_val, loss, 
     saved = _saved_sensitivity(study, groups, space)
     if saved:
         return (*saved, False)
-    what = 'sensitivity:' + hashlib.sha1(repr((sorted(groups.items()), space.bits, space.drop_integer)).encode()).hexdigest()[:12]
+    asked = repr((sorted(groups.items()), space.bits, space.drop_integer))  # another space: another measurement
+    what = 'sensitivity:' + hashlib.sha1(asked.encode()).hexdigest()[:12]
     holder = claims.acquire(what, 'measuring the sensitivities', wait=True) if claims else None
     if holder is not None:
         saved = _saved_sensitivity(study, groups, space)
