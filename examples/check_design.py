@@ -18,6 +18,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('config', help="an hls4ml YAML config (KerasModel: !keras_model ...), e.g. the tuner's")
     ap.add_argument('--series', default='weather', help='data set of vhdlspartan.datasets (weather, electricity)')
+    ap.add_argument('--csv', help='or any CSV (with --columns and --target, as train_forecaster.py takes them)')
+    ap.add_argument('--columns')
+    ap.add_argument('--target')
     ap.add_argument('--window', type=int, required=True)
     ap.add_argument('--sim', type=int, default=5, help='test windows simulated in GHDL')
     ap.add_argument('--no-synth', action='store_true', help='skip the synthesis (a quick arithmetic check)')
@@ -26,12 +29,16 @@ def main(argv=None):
     import hls4ml
     import numpy as np
 
-    from vhdlspartan.datasets import windows
+    from vhdlspartan.datasets import against_baselines, baselines, windows
     from vhdlspartan.resource_model.estimate import estimate
     from vhdlspartan.resource_model.report import table
     from vhdlspartan.vhdl_backend.timing import BUDGET_LEVELS
 
-    data = windows(args.series, args.window)
+    if args.csv:
+        columns = args.columns.split(',') if args.columns else [args.target]
+        data = windows(path=args.csv, columns=columns, target=args.target, window=args.window)
+    else:
+        data = windows(args.series, args.window)
     config = hls4ml.converters.parse_yaml_config(args.config)  # loads the model of `!keras_model`
     keras_model = config['KerasModel']
     hm = hls4ml.converters.convert_from_config(config)
@@ -39,7 +46,8 @@ def main(argv=None):
     y_keras = keras_model.predict(data.x_test, verbose=0).reshape(-1)
     y_hls = hm.predict(data.x_test).reshape(-1)
     same = int(np.sum(y_hls == y_keras))
-    print(f'predict == Keras on {same}/{len(y_hls)} test windows; test RMSE {data.scaled_rmse(y_hls):.4f}')
+    print(f'predict == Keras on {same}/{len(y_hls)} test windows; test RMSE '
+          f'{against_baselines(data.scaled_rmse(y_hls), baselines(data))}')
 
     sim = hm.build(sim=True, x=data.x_test[: args.sim])['sim']
     print(f'GHDL: {sim["samples"]} windows, bit-exact {sim["bit_exact"]} ({sim["mismatches"]} mismatches), '

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from train_forecaster import parse, train  # noqa: E402
 
 from vhdlspartan.quiet import quiet_keras  # noqa: E402
+from vhdlspartan.datasets import against_baselines, baselines  # noqa: E402
 from vhdlspartan.resource_model.tuning import config as tune_config  # noqa: E402
 from vhdlspartan.resource_model.estimate import estimate  # noqa: E402
 from vhdlspartan.resource_model.report import plots, table  # noqa: E402
@@ -33,9 +34,9 @@ def step(title):
 
 
 def main():
-    t = step('1. train ts_transformer(window 12, d_model 8, FFN 32, 8 bits) on the electricity series')
+    t = step('1. train ts_transformer(window 12, d_model 8, FFN 32, 8 bits, linear skip) on the electricity series')
     OUT.mkdir(exist_ok=True)
-    model, data, rmse = train(parse(['--window', '12', '--d-model', '8', '--ffn', '32', '--bits', '8', '--epochs', '5', '--batch-size', '16',
+    model, data, rmse = train(parse(['--window', '12', '--d-model', '8', '--ffn', '32', '--bits', '8', '--epochs', '20',
                                      '--limit', '1500', '--out', str(OUT / 'forecaster.h5')]))  # fmt: skip
     print(f'({time.time() - t:.0f} s)')
 
@@ -51,8 +52,9 @@ def main():
     hm.compile()
     y_keras = result.model.predict(data.x_test, verbose=0).reshape(-1)
     y_hls = hm.predict(data.x_test).reshape(-1)
-    print(f'predict == Keras on {np.sum(y_hls == y_keras)}/{len(y_hls)} test windows; test RMSE '
-          f'{data.scaled_rmse(y_hls):.4f} (trained 8-bit model {rmse:.4f})')
+    base = baselines(data)
+    print(f'predict == Keras on {np.sum(y_hls == y_keras)}/{len(y_hls)} test windows; test RMSE of the tuned design '
+          f'{against_baselines(data.scaled_rmse(y_hls), base)}; trained 8-bit model {against_baselines(rmse, base)}')
 
     t = step('4. simulate the VHDL in GHDL')
     sim = hm.build(sim=True, x=data.x_test[:40])['sim']

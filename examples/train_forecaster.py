@@ -72,21 +72,10 @@ def build(args, data):
 
 
 def fit(model, data, args) -> int:
-    """The recipe; returns the epochs run."""
-    import tensorflow as tf
+    """The recipe (vhdlspartan.training); returns the epochs run."""
+    from vhdlspartan.training import fit_forecaster
 
-    from vhdlspartan.models import fit_linear_skip
-
-    if args.skip == 'linear':
-        fit_linear_skip(model, data.x_train, data.y_train)
-    model.compile(optimizer=tf.keras.optimizers.Adam(args.lr), loss='mse')
-    callbacks = [
-        tf.keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True),
-        tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, args.patience // 2), min_lr=args.lr / 16),
-    ]
-    hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=args.epochs,
-                     batch_size=args.batch_size, callbacks=callbacks, shuffle=True, verbose=0)  # fmt: skip
-    return len(hist.history['loss'])
+    return fit_forecaster(model, data, args.epochs, args.patience, args.batch_size, args.lr)
 
 
 def train(args):

@@ -2,6 +2,8 @@
 options of ts_transformer (Keras == predict on random and edge inputs, GHDL for one size), and
 training on any CSV with clear errors for bad files."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -143,3 +145,50 @@ def test_options_ghdl_equals_predict(tmp_path):
     x[0], x[1] = -2.0, 1.97
     sim = hm.build(sim=True, x=x)['sim']
     assert sim['bit_exact'] and sim['cycles'] == sim['cycles_expected']
+
+
+# --- training on a CSV: train_forecaster and the tune YAML ---------------------------------------
+
+
+def small_csv(tmp_path):
+    t = np.arange(260)
+    rows = [[round(np.sin(t_ / 9) + 0.1 * np.cos(t_ / 3), 4), round(np.cos(t_ / 9), 4)] for t_ in t]
+    return write_csv(tmp_path / 'small.csv', ['load', 'temp'], rows)
+
+
+def test_train_forecaster_takes_a_csv(tmp_path, capsys):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / 'examples'))
+    from train_forecaster import parse, train
+
+    out = tmp_path / 'm.h5'
+    model, data, rmse = train(parse(['--csv', str(small_csv(tmp_path)), '--columns', 'load,temp', '--target', 'load',
+                                     '--window', '6', '--d-model', '8', '--epochs', '3', '--out', str(out)]))  # fmt: skip
+    assert out.exists() and data.columns == ('load', 'temp') and model.input_shape == (None, 6, 2)
+    printed = capsys.readouterr().out
+    assert f'test RMSE {rmse:.4f} (persistence' in printed and 'linear AR' in printed
+    for argv, message in ((['--columns', 'load,nope', '--target', 'load'], r"no column\(s\) \['nope'\]"),
+                          (['--columns', 'load'], 'give --target')):  # fmt: skip
+        with pytest.raises(UnsupportedError, match=message):
+            train(parse(['--csv', str(small_csv(tmp_path)), *argv, '--window', '6', '--out', str(out)]))
+
+
+def test_tune_yaml_takes_a_csv(tmp_path):
+    import yaml
+
+    from vhdlspartan.resource_model.tuning import config as tune_config
+
+    cfg = {'builder': {'d_model': 8, 'num_heads': 1, 'ffn_dim': 16, 'num_layers': 1, 'skip': 'linear',
+                       'readout': 'flatten', 'input_integer': 1, 'integer': 2},
+           'train': {'epochs': 2}, 'output_dir': str(tmp_path / 'tune'),
+           'data': {'path': str(small_csv(tmp_path)), 'columns': ['load', 'temp'], 'target': 'load', 'window': 6}}
+    path = tmp_path / 'tune.yml'
+    path.write_text(yaml.safe_dump(cfg))
+    model, data = tune_config.prepare(tune_config.load(path))
+    assert model.input_shape == (None, 6, 2) and data.target == 'load'
+    assert data.scaled_rmse(model.predict(data.x_val, verbose=0), 'val') < baselines(data, 'val')['persistence']
+    cfg['data']['columns'] = ['load', 'humidity']
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UnsupportedError, match=r"no column\(s\) \['humidity'\]"):
+        tune_config.prepare(tune_config.load(path))

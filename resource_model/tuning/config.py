@@ -3,9 +3,11 @@
     part: xc7s15                       # default xc7s15
     model: trained.h5                  # a trained (QKeras / vhdlspartan) Keras model, or
     builder:                           # a vhdlspartan.models.ts_transformer, trained first
-      {window: 12, n_features: 1, d_model: 16, num_heads: 1, ffn_dim: 64, num_layers: 1, bits: 8, norm: batch}
-    train: {epochs: 8, batch_size: 64, learning_rate: 0.003}   # for a builder model
-    data: {series: electricity, window: 12, split: [0.7, 0.15, 0.15], limit: null}   # or path/columns/target
+      {window: 12, n_features: 1, d_model: 16, num_heads: 1, ffn_dim: 64, num_layers: 1, bits: 8, norm: batch,
+       readout: flatten, skip: linear, input_integer: 1, integer: 2}
+    train: {epochs: 60, patience: 8, batch_size: 32, learning_rate: 0.001}   # vhdlspartan.training's recipe
+    data: {series: electricity, window: 12, split: [0.7, 0.15, 0.15], limit: null}
+                                       # or any CSV: {path: my.csv, columns: [a, b], target: a, window: 24}
     search: {bits: [4, 5, 6, 7, 8], lanes: [1, 2, 4, 8, 12, 16], dsp_share: [1.0, 0.5, 0.0], storage: [auto],
              softmax_dividers: [0],   # 0: min(lanes, 4) dividers per softmax
              drop_integer: [0, 1, 2]} # integer bits an activation type may trade for fraction bits
@@ -34,14 +36,14 @@ TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycl
             'guard', 'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
 SECTION_KEYS = {
     'builder': {'window', 'n_features', 'd_model', 'num_heads', 'ffn_dim', 'num_layers', 'bits', 'norm', 'key_dim',
-                'integer'},
-    'train': {'epochs', 'batch_size', 'learning_rate'},
+                'integer', 'input_integer', 'readout', 'skip', 'target'},
+    'train': {'epochs', 'batch_size', 'learning_rate', 'patience'},
     'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
     'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers', 'drop_integer'},
     'finetune': {'top', 'uniform', 'epochs', 'batch_size', 'learning_rate'},
     'study': {'name', 'storage', 'heartbeat'},
 }  # fmt: skip
-DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 8, 'batch_size': 64, 'learning_rate': 3e-3}, 'margin': 0.0,
+DEFAULTS = {'part': 'xc7s15', 'train': {'epochs': 60, 'batch_size': 32, 'learning_rate': 1e-3, 'patience': 8}, 'margin': 0.0,
             'trials': 60, 'finetune': {'top': 3, 'uniform': 2, 'epochs': 2, 'batch_size': 64, 'learning_rate': 1e-3},
             'study': {'name': 'vhdlspartan-tune', 'storage': None, 'heartbeat': 10}, 'output_dir': 'tune_out',
             'seed': 0, 'latency_cycles': None, 'inferences_per_s': None, 'clock_period': 10, 'search': {}, 'guard': None}  # fmt: skip
@@ -139,11 +141,14 @@ def prepare(cfg: dict):
         missing = sorted({'d_model', 'num_heads', 'ffn_dim', 'num_layers'} - set(args))
         if missing:
             _fail('builder', f'missing ts_transformer argument(s) {missing}')
+        args.setdefault('target', data.columns.index(data.target))  # skip='last' forecasts the change of it
         tf.keras.utils.set_random_seed(int(cfg['seed']))
         model = ts_transformer(**args)
         t = cfg['train']
-        model.compile(optimizer=tf.keras.optimizers.Adam(float(t['learning_rate'])), loss='mse')
-        model.fit(data.x_train, data.y_train, epochs=int(t['epochs']), batch_size=int(t['batch_size']), verbose=0)
+        from ...training import fit_forecaster
+
+        fit_forecaster(model, data, int(t['epochs']), int(t['patience']), int(t['batch_size']),
+                       float(t['learning_rate']))  # fmt: skip
     return model, data
 
 

@@ -1,0 +1,32 @@
+"""The forecaster's training recipe, one place for train_forecaster.py, the tune YAML's `train`
+section and the reference tables. Chosen by validation loss (examples/recipe_search.py, results
+in examples/README.md): a skip='linear' model starts at the least squares fit of its window;
+Adam, the rate halved when the validation loss has not improved for patience // 2 epochs;
+early stopping after `patience` such epochs, keeping the best epoch's weights. Deterministic for
+a seed (set it, and TensorFlow's op determinism, before building the model)."""
+
+from __future__ import annotations
+
+EPOCHS = 60  # at most; early stopping ends most runs long before
+PATIENCE = 8
+BATCH_SIZE = 32
+LEARNING_RATE = 1e-3
+
+
+def fit_forecaster(model, data, epochs=EPOCHS, patience=PATIENCE, batch_size=BATCH_SIZE,
+                   learning_rate=LEARNING_RATE) -> int:  # fmt: skip
+    """Train `model` on data (vhdlspartan.datasets.Windows) with the recipe; returns the epochs run."""
+    import tensorflow as tf
+
+    from .models import fit_linear_skip
+
+    if 'skip' in {layer.name for layer in model.layers} and model.get_layer('skip').trainable:
+        fit_linear_skip(model, data.x_train, data.y_train)
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss='mse')
+    callbacks = [
+        tf.keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True),
+        tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, patience // 2), min_lr=learning_rate / 16),
+    ]
+    hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
+                     batch_size=batch_size, callbacks=callbacks, verbose=0)  # fmt: skip
+    return len(hist.history['loss'])
