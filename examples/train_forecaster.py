@@ -98,9 +98,6 @@ def train(args):
     from vhdlspartan.quiet import quiet_keras
 
     with quiet_keras():  # the known, harmless Keras/QKeras save warnings
-        from vhdlspartan.quiet import quiet_keras
-
-    with quiet_keras():  # the known, harmless Keras/QKeras save warnings
         model.save(args.out)
     print(f'saved {args.out}')
     return model, data, float(np.float64(rmse))
