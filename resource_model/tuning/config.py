@@ -168,4 +168,8 @@ def run(cfg: dict, progress: bool = True):
                   study_name=cfg['study']['name'], heartbeat=cfg['study']['heartbeat'], out_dir=cfg['output_dir'],
                   seed=int(cfg['seed']),
                   progress=progress, guard=cfg['guard'])  # fmt: skip
+    if result is not None:
+        from ...datasets import baselines
+
+        result.baselines = baselines(data, 'val')  # the summary prints the tuned model's RMSE against them
     return result, data

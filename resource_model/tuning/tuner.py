@@ -298,6 +298,7 @@ class TuneResult:
     drop_table: dict = field(default_factory=dict)  # group -> {bits: integer bits dropped}, for every row
     files: dict = field(default_factory=dict)
     clock_ns: float = 10.0  # the clock the latency figures are at (ClockPeriod)
+    baselines: dict = field(default_factory=dict)  # validation RMSE of persistence, linear AR (tune YAML's data)
 
     @property
     def integer_drop(self) -> dict:
@@ -314,7 +315,14 @@ class TuneResult:
                 f'(before tuning {self.baseline_loss:.5f}); {self.cost.cycles} cycles for {self.cost.macs} MACs '
                 f'= {self.cost.cycles * self.clock_ns / 1000:.2f} us at {1000 / self.clock_ns:.0f} MHz '
                 f'(estimated Fmax {1000 / self.cost.delay_ns:.0f} MHz); '
-                f'{self.cost.needs}; binding {self.cost.binding}{self._finetuned_note()}')  # fmt: skip
+                f'{self.cost.needs}; binding {self.cost.binding}{self._finetuned_note()}{self._baselines_note()}')  # fmt: skip
+
+    def _baselines_note(self) -> str:
+        if not self.baselines:
+            return ''
+        from ...datasets import against_baselines
+
+        return f'\nvalidation RMSE {against_baselines(self.val_loss**0.5, self.baselines)}'
 
     def _finetuned_note(self) -> str:
         n = sum(bool(r.get('uniform')) for r in self.finetuned)
