@@ -298,9 +298,13 @@ def test_host_board_predict_equals_hm_predict(small_models, tmp_path, kind):
     hm.write()
     x = grid_inputs(hm, 2, seed=11)
     board = Board(SimTransport(hm), tmp_path / 'prj')
-    np.testing.assert_array_equal(board.predict(x), hm.predict(x))
-    if kind == 'uart':
-        np.testing.assert_array_equal(board.predict(x[0]), hm.predict(x[0]))  # one sample: one row, as hm.predict
+    if kind == 'uart':  # shapes as hm.predict's: a batch of one gives (1, n), one sample gives (n,)
+        for xs in (x[:1], x[1]):
+            y = board.predict(xs)
+            assert y.shape == hm.predict(xs).shape
+            np.testing.assert_array_equal(y, hm.predict(xs))
+    else:
+        np.testing.assert_array_equal(board.predict(x), hm.predict(x))
     assert board.status() == ('done', 'none')
 
 
