@@ -185,6 +185,9 @@ def test_study_resumes_after_interruption_without_losing_trials(trained, tmp_pat
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done) == 6 and calls['sensitivity'] == 0  # resumed: sensitivities came from the study
     assert len(result.rows) <= 6
+    # the same run again where it wrote its outputs (make demo twice): finished again, from the same trials
+    again = tune(model, _data(data), trials=6, **kwargs)
+    assert again is not None and again.rows == result.rows and calls['sensitivity'] == 0
 
 
 def _yaml(tmp_path, cfg):

@@ -6,6 +6,8 @@ callback queues it again for a live one. The work around the trials is done once
 - the sensitivity measurement: one worker measures it and stores it in the study, the others
   wait for it;
 - the fine-tuning and the outputs: one worker does them, the others stop after their trials.
+  A worker that finds it done stops too, unless it runs where the finisher wrote its outputs
+  (same host and output directory): a rerun there finishes again, as it would without sharing.
 
 A worker claims such a piece of work by inserting a row (study, what) into the table
 `vhdlspartan_claims` of the study's database. Its primary key lets one insert succeed. While the
@@ -24,6 +26,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 log = logging.getLogger('vhdlspartan.tuning')
 EXTRA = 'pip install "hls4ml-vhdlspartan[distributed]"'
@@ -32,6 +35,11 @@ EXTRA = 'pip install "hls4ml-vhdlspartan[distributed]"'
 def worker_name() -> str:
     """How logs and claims name this worker."""
     return f'{socket.gethostname()}:{os.getpid()}'
+
+
+def place(out_dir) -> str:
+    """Where a worker writes its outputs: host and output directory ('' without outputs)."""
+    return f'{socket.gethostname()}:{Path(out_dir).resolve()}' if out_dir else ''
 
 
 def storage_url(storage):
@@ -222,6 +230,12 @@ class Claims:
         stop.set()
         thread.join()
         self._change(mine, done=True)
+
+    def reopen(self, what: str, holder: Holder) -> bool:
+        """Take finished work back, to do it again (a rerun in the place that did it)."""
+        c = self.table.c
+        return self._change(self._key(what) & (c.worker == holder.worker) & (c.done == self.sa.true()),
+                            worker=self.me, beat=0, done=False)  # fmt: skip
 
     def close(self):
         self.engine.dispose()
