@@ -57,6 +57,19 @@ architecture rtl of vs_byte_proto is
   constant BPV_IN  : positive := (IN_W + 7) / 8;
   constant BPV_OUT : positive := (OUT_W + 7) / 8;
   constant FRAME   : natural := N_IN * BPV_IN;
+  function max3(a, b, c : natural) return natural is
+  begin
+    if a >= b and a >= c then
+      return a;
+    elsif b >= c then
+      return b;
+    end if;
+    return c;
+  end function;
+  -- the value register holds the widest value's bytes (at least 2 bytes: no null slices); the
+  -- element counter counts to the larger frame (one bit spare for the compares with N - 2)
+  constant VW : positive := 8 * max3(BPV_IN, BPV_OUT, 2);
+  constant EW : positive := max3(IN_AW, OUT_AW, 1) + 1;
 
   constant C_NOP    : std_logic_vector(7 downto 0) := x"00";
   constant C_WRITE  : std_logic_vector(7 downto 0) := x"A1";
@@ -82,7 +95,7 @@ architecture rtl of vs_byte_proto is
   signal answer : answer_t := A_STATUS;
 
   signal running, finished : std_logic := '0';   -- the core computes / has results
-  signal err : unsigned(7 downto 0) := (others => '0');
+  signal err : unsigned(3 downto 0) := (others => '0');
 
   -- the received byte, registered and decoded (keeps the compares out of the state machine's paths)
   signal rv, rv_nop, rv_write, rv_start, rv_status, rv_read, rv_id, rv_clear, rv_other, rv_err : std_logic := '0';
@@ -92,9 +105,9 @@ architecture rtl of vs_byte_proto is
   signal len_zero, len_ok : std_logic := '0';          -- the WRITE length is 0 / the input frame's
   signal left_n : unsigned(15 downto 0) := (others => '0');   -- bytes still to drop, less one
   signal byte_k : natural range 0 to 3 := 0;           -- byte of the value being moved
-  signal elem : unsigned(15 downto 0) := (others => '0');    -- element index
+  signal elem : unsigned(EW - 1 downto 0) := (others => '0');  -- element index
   signal elem_last : std_logic := '0';                 -- elem is the last element (of the input or the output)
-  signal value : std_logic_vector(31 downto 0) := (others => '0');
+  signal value : std_logic_vector(VW - 1 downto 0) := (others => '0');
   signal idle_cycles : natural range 0 to TIMEOUT := 0;
   signal expired : std_logic := '0';                   -- TIMEOUT cycles without a byte in a WRITE
   signal ans_k : natural range 0 to 4 := 0;            -- answer byte index (STATUS, ID, READ's first)
@@ -142,7 +155,7 @@ begin
       rv_read <= rx_valid and flag(rx_data = C_READ);
       rv_id <= rx_valid and flag(rx_data = C_ID);
       rv_clear <= rx_valid and flag(rx_data = C_CLEAR);
-      rv_other <= rx_valid and flag(rx_data /= C_NOP and (rx_data < C_WRITE or rx_data > C_CLEAR));
+      rv_other <= rx_valid and flag(rx_data /= C_NOP and (unsigned(rx_data) < unsigned(C_WRITE) or unsigned(rx_data) > unsigned(C_CLEAR)));
       rv_err <= rx_error;
       if rst = '1' then
         rv <= '0';
@@ -184,7 +197,7 @@ begin
 
   process (clk)
     variable fail : natural range 0 to 8;
-    variable full : std_logic_vector(31 downto 0);
+    variable full : std_logic_vector(VW - 1 downto 0);
   begin
     if rising_edge(clk) then
       we_r <= '0';
@@ -257,15 +270,15 @@ begin
       elsif ps = P_DATA then
         -- bytes shift in from the top; a value's BPV bytes end up at its top
         if rv = '1' then
-          full := rd & value(31 downto 8);
+          full := rd & value(VW - 1 downto 8);
           value <= full;
           if byte_k = BPV_IN - 1 then
             byte_k <= 0;
             we_r <= '1';
             in_addr <= std_logic_vector(elem(IN_AW - 1 downto 0));
-            in_data <= full(32 - 8 * BPV_IN + IN_W - 1 downto 32 - 8 * BPV_IN);
+            in_data <= full(VW - 8 * BPV_IN + IN_W - 1 downto VW - 8 * BPV_IN);
             elem <= elem + 1;
-            elem_last <= flag(elem = N_IN - 2);
+            elem_last <= flag(to_integer(elem) = N_IN - 2);
             if elem_last = '1' then
               ps <= P_CMD;
             end if;
@@ -295,7 +308,7 @@ begin
             if ans_k = 0 then
               txd <= state_byte(running, finished, err);
             else
-              txd <= std_logic_vector(err);
+              txd <= std_logic_vector(resize(err, 8));
               ps <= P_CMD;
             end if;
           elsif answer = A_ID then
@@ -331,9 +344,9 @@ begin
         ps <= P_LOAD;
       elsif ps = P_LOAD then
         if OUT_SIGNED then
-          value <= std_logic_vector(resize(signed(out_data), 32));
+          value <= std_logic_vector(resize(signed(out_data), VW));
         else
-          value <= std_logic_vector(resize(unsigned(out_data), 32));
+          value <= std_logic_vector(resize(unsigned(out_data), VW));
         end if;
         byte_k <= 0;
         ps <= P_VALUE;
@@ -342,13 +355,13 @@ begin
         if txv = '0' then
           txv <= '1';
           txd <= value(7 downto 0);
-          value <= x"00" & value(31 downto 8);
+          value <= x"00" & value(VW - 1 downto 8);
           if byte_k = BPV_OUT - 1 then
             if elem_last = '1' then
               ps <= P_CMD;
             else
               elem <= elem + 1;
-              elem_last <= flag(elem = N_OUT - 2);
+              elem_last <= flag(to_integer(elem) = N_OUT - 2);
               ps <= P_FETCH;
             end if;
           else
@@ -377,7 +390,7 @@ begin
         txv <= '0';
       end if;
       if fail /= 0 then
-        err <= to_unsigned(fail, 8);
+        err <= to_unsigned(fail, 4);
       end if;
 
       if rst = '1' then
