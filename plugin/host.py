@@ -124,6 +124,7 @@ class UartTransport:
         import serial  # pyserial
 
         self.port = serial.Serial(port, baud_rate, bytesize=8, parity='N', stopbits=1, timeout=timeout_s)
+        self.port.reset_input_buffer()  # bytes from before (a board that just came up) are not answers
 
     def exchange(self, data: bytes, n: int) -> bytes:
         self.port.write(data)
