@@ -1,7 +1,8 @@
 """The board interfaces' wrappers under cocotb with PyPI protocol models (tests/cocotb/cocotb_interfaces.py):
 cocotbext-uart's UartSource/UartSink on the uart wrapper, cocotbext-axi's AxiStreamSource/Sink with
-random pauses on both sides on the axis wrapper. cocotbext-spi 0.5.0 does not run on cocotb 2.1 (its
-SpiMaster reads MISO as `handle.value.integer`, and cocotb 2's Logic has no `integer`), so the SPI
+random pauses on both sides on the axis wrapper. cocotbext-spi 0.5.0 does not run on cocotb 2.1 (it
+imports cocotb.clock.BaseClock, which cocotb 2 removed, and reads MISO as `handle.value.integer`,
+which cocotb 2's Logic lacks), so the SPI
 test drives mode 0 with a master of its own. Each: hardware id, inferences back to back (bit-exact
 against the emulation), an unknown command and a refused START, a reset in the middle of a frame."""
 

@@ -1,7 +1,7 @@
 """cocotb tests of the board interfaces' wrappers, with PyPI protocol models: cocotbext-uart
 (UartSource / UartSink), cocotbext-axi (AxiStreamSource / AxiStreamSink with random pauses) and,
-for SPI, a mode-0 master written here (cocotbext-spi 0.5 reads bits with `.value.integer`, which
-cocotb 2 removed; see tests/test_interfaces_cocotb.py).
+for SPI, a mode-0 master written here (cocotbext-spi 0.5 imports cocotb.clock.BaseClock and reads
+bits with `.value.integer`, both gone in cocotb 2; see tests/test_interfaces_cocotb.py).
 
 The case (INTERFACE_CASE_FILE, JSON): kind, hw_id, baud, value widths and signedness, inputs
 (lists of raw integers) and the outputs the emulation computes for them.
