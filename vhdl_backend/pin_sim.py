@@ -473,6 +473,9 @@ def simulate_pins(design, link, out_dir, q_in: np.ndarray, hw_id: int, seed: int
         ops = inference_ops(design, link, q_in)
         replies, busy = run_script(project_dir, link, ops, work, sim_dir)
         ans = answers(ops, replies)
+        if any(a is None for a in ans):
+            raise RuntimeError(f'{link.entity(design.project)} did not answer over its pins within {TIMEOUT} cycles '
+                               f'(script and replies in {sim_dir})')  # fmt: skip
         report['hardware_id_read'] = f'0x{int.from_bytes(bytes(ans[0] or []), "little"):08x}'
         status, reads = ans[1::2], ans[2::2]
         q_sim = np.array([itf.unpack(bytes(r[1:]), o.type) for r in reads]).reshape(len(q_in), o.depth)
