@@ -118,12 +118,14 @@ def _spec(project) -> dict:
 
 # -- transports ----------------------------------------------------------------------------
 class UartTransport:
-    """A serial port (pyserial): 8N1 at the project's BaudRate."""
+    """A serial port (pyserial): 8N1 at the project's BaudRate. `port` is a device ('/dev/ttyUSB1',
+    'COM3') or a pyserial URL ('socket://host:port' for a networked UART, 'loop://' for a loopback)."""
 
     def __init__(self, port: str, baud_rate: int, timeout_s: float = 2.0):
         import serial  # pyserial
 
-        self.port = serial.Serial(port, baud_rate, bytesize=8, parity='N', stopbits=1, timeout=timeout_s)
+        self.port = serial.serial_for_url(port, baudrate=baud_rate, bytesize=8, parity='N', stopbits=1,
+                                          timeout=timeout_s)  # fmt: skip
         self.port.reset_input_buffer()  # bytes from before (a board that just came up) are not answers
 
     def exchange(self, data: bytes, n: int) -> bytes:

@@ -336,6 +336,22 @@ def test_host_refuses_memory_and_axis_projects(small_models, tmp_path):
         Board(object(), hm)
 
 
+def test_uart_transport_moves_bytes_through_pyserial(small_models, tmp_path):
+    """The real pyserial path on its loopback URL: what is written comes back, n bytes of it;
+    a Board on a line with no board behind it (the loopback echoes the ID command) is refused."""
+    from vhdlspartan.host import Board, BoardError, UartTransport
+
+    t = UartTransport('loop://', 115200, timeout_s=0.2)
+    assert t.exchange(bytes([itf.ID, 1, 2, 3]), 4) == bytes([itf.ID, 1, 2, 3])
+    assert t.exchange(b'\x00', 0) == b''
+    assert t.exchange(b'', 2) == b'\x00'  # the byte left over, then the timeout: short
+    hm = convert(small_models['mlp'], tmp_path, **FAST_UART)
+    hm.write()
+    with pytest.raises(BoardError, match='1 of 4 answer bytes'):
+        Board(t, hm)
+    t.close()
+
+
 def test_pack_unpack_round_trip():
     from vhdlspartan.fixed import FixedType
 
