@@ -411,3 +411,27 @@ def test_example_board_xdc_pins_every_wrapper_port(small_models, tmp_path, kind)
     with pytest.raises(UnsupportedError, match='BoardConstraints'):
         convert(small_models['mlp'], tmp_path / 'bad', BoardConstraints='no/such.xdc', **CONFIGS[kind]).write()
     assert not (tmp_path / 'bad' / 'prj' / 'vhdl').exists()
+
+
+@needs_ghdl
+@pytest.mark.parametrize('kind, in_bits, out_bits', [('uart', 16, 20), ('uart', 12, 31), ('spi', 4, 4),
+                                                     ('spi', 24, 9), ('axis', 12, 31)])  # fmt: skip
+def test_wrappers_pass_ghdl_synthesis_at_any_width(tmp_path, kind, in_bits, out_bits):
+    """GHDL 2.0 synthesis of the wrapper (the Yosys step is left to the synthesis test). An earlier
+    vs_byte_proto crashed it ('access check failed', synth-vhdl_context.adb:420) at 16-bit inputs
+    and 20-bit outputs."""
+    import subprocess
+
+    from vhdlspartan.resource_model.interface_cost import _design
+    from vhdlspartan.vhdl_backend.simulation import analyze
+
+    hm = _design(tmp_path / 'prj', kind, in_bits, out_bits, 5, 3)
+    hm.write()
+    prj, work = tmp_path / 'prj', tmp_path / 'work'
+    assert analyze(prj, work, (prj / 'vhdl' / 'compile_order.txt').read_text().split()) == ''
+    res = subprocess.run(['ghdl', '--synth', '--std=08', f'--workdir={work}', '--out=verilog', f'myproject_{kind}'],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-1500:]
+    assert f'module myproject_{kind}' in res.stdout
+    ours = [w for w in res.stderr.splitlines() if 'warning' in w and ('vs_byte_proto' in w or 'link' in w)]
+    assert ours == []
