@@ -435,3 +435,24 @@ def test_wrappers_pass_ghdl_synthesis_at_any_width(tmp_path, kind, in_bits, out_
     assert f'module myproject_{kind}' in res.stdout
     ours = [w for w in res.stderr.splitlines() if 'warning' in w and ('vs_byte_proto' in w or 'link' in w)]
     assert ours == []
+
+
+@needs_ghdl
+@pytest.mark.parametrize('kind', ['uart', 'spi', 'axis'])
+def test_multi_byte_and_unsigned_values_through_the_pins(small_models, tmp_path, kind):
+    """Values of 2 and 3 bytes (16-bit input, 20-bit output, sign-extended), and an unsigned output
+    (a final quantized_relu: zero-extended), bit-exact through each wrapper."""
+    from vhdlspartan.resource_model.interface_cost import _design
+
+    wide = _design(tmp_path / 'wide', kind, 16, 20, 5, 3)
+    relu = convert(mlp_model(final_relu=True), tmp_path / 'relu', **CONFIGS[kind])
+    assert not relu._vhdlspartan_design.output.type.signed
+    d = wide._vhdlspartan_design
+    assert (itf.value_bytes(d.input.type), itf.value_bytes(d.output.type), d.output.type.signed) == (2, 3, True)
+    for hm in (wide, relu):
+        if hm is wide and kind == 'uart':
+            hm.config.config['HLSConfig']['Model']['BaudRate'] = 12_500_000
+        x = grid_inputs(hm, 3, seed=6)
+        sim = hm.build(sim=True, x=x)['sim']
+        assert sim['bit_exact'] and sim['hardware_id_ok'], sim
+        np.testing.assert_array_equal(sim['outputs'], hm.predict(x).reshape(3, -1))
