@@ -92,10 +92,6 @@ def main(argv=None):
             groups = default_groups(m8)
             hw = HardwareModel(m8, groups, args.part)
             rmse8 = None
-            # the 8-bit model given the tuner's fine-tuning (epochs, batch, rate, best epoch by validation)
-            m8ft = with_bits(m8, {})
-            tuner_finetune(m8ft, data.x_train, data.y_train, data.x_val, data.y_val, args.finetune_epochs, 32, 1e-3, mse, 0)
-            rmse8ft = data.scaled_rmse(m8ft.predict(data.x_test, verbose=0))
             for bits in [int(b) for b in args.bits.split(',')]:
                 def finetune(b=bits, pick_integer=False):
                     drop = {}
@@ -132,6 +128,10 @@ def main(argv=None):
             u8 = next(u for u in uniform if (u['window'], u['d'], u['bits']) == (window, d, 8))
             if args.skip_tuner or (u8['fits'] and u8['cycles'] * 10 <= u8['macs']):
                 continue  # uniform 8 bits fits and is 10x faster than its MACs: nothing to tune
+            # the 8-bit model given the tuner's fine-tuning (epochs, batch, rate, best epoch by validation)
+            m8ft = with_bits(m8, {})
+            tuner_finetune(m8ft, data.x_train, data.y_train, data.x_val, data.y_val, args.finetune_epochs, 32, 1e-3, mse, 0)
+            rmse8ft = data.scaled_rmse(m8ft.predict(data.x_test, verbose=0))
             try:
                 xy = (data.x_train, data.y_train, data.x_val, data.y_val)
 

@@ -93,7 +93,8 @@ def train(args):
     rmse = data.scaled_rmse(model.predict(data.x_test, verbose=0))
     val = data.scaled_rmse(model.predict(data.x_val, verbose=0), 'val')
     print(f'{model.name} (readout {args.readout}, skip {args.skip}): {model.count_params():,} parameters, '
-          f'{epochs} epochs in {time.time() - t0:.0f} s; validation RMSE {val:.4f}')  # fmt: skip
+          f'{epochs or "no epoch better than the start:"} epochs in {time.time() - t0:.0f} s; '
+          f'validation RMSE {val:.4f}')  # fmt: skip
     print(f'test RMSE {against_baselines(rmse, baselines(data))}')
     from vhdlspartan.quiet import quiet_keras
 

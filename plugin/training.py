@@ -2,8 +2,10 @@
 section and the reference tables. Chosen by validation loss (examples/recipe_search.py, results
 in examples/README.md): a skip='linear' model starts at the least squares fit of its window;
 Adam, the rate halved when the validation loss has not improved for patience // 2 epochs;
-early stopping after `patience` such epochs, keeping the best epoch's weights. Deterministic for
-a seed (set it, and TensorFlow's op determinism, before building the model)."""
+early stopping after `patience` such epochs, keeping the best epoch's weights, or the starting
+weights when no epoch beat them on the validation split (a large encoder that only adds noise to
+the linear start is then left at it). Deterministic for a seed (set it, and TensorFlow's op
+determinism, before building the model)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ LEARNING_RATE = 1e-3
 
 def fit_forecaster(model, data, epochs=EPOCHS, patience=PATIENCE, batch_size=BATCH_SIZE,
                    learning_rate=LEARNING_RATE) -> int:  # fmt: skip
-    """Train `model` on data (vhdlspartan.datasets.Windows) with the recipe; returns the epochs run."""
+    """Train `model` on data (vhdlspartan.datasets.Windows) with the recipe; returns the epochs run
+    (0 when the starting weights were kept)."""
     import tensorflow as tf
 
     from .models import fit_linear_skip
@@ -23,10 +26,14 @@ def fit_forecaster(model, data, epochs=EPOCHS, patience=PATIENCE, batch_size=BAT
     if 'skip' in {layer.name for layer in model.layers} and model.get_layer('skip').trainable:
         fit_linear_skip(model, data.x_train, data.y_train)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate), loss='mse')
+    start, start_loss = model.get_weights(), model.evaluate(data.x_val, data.y_val, verbose=0)
     callbacks = [
         tf.keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True),
         tf.keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(1, patience // 2), min_lr=learning_rate / 16),
     ]
     hist = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=epochs,
                      batch_size=batch_size, callbacks=callbacks, verbose=0)  # fmt: skip
+    if min(hist.history['val_loss']) >= start_loss:
+        model.set_weights(start)
+        return 0
     return len(hist.history['loss'])
