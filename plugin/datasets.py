@@ -135,9 +135,11 @@ def windows(series: str = 'electricity', window: int = 12, split=(0.7, 0.15, 0.1
     if window < 1:
         raise UnsupportedError(f'window {window}: use a positive number of time steps')
     data = read_columns(path, columns)
-    if min(int((len(data) - window) * f) for f in split) < 1:
+    # a split given a share of 0 may stay empty (a test that trains on train + test only); the others may not
+    if split[0] <= 0 or min(int((len(data) - window) * f) for f in split if f > 0) < 1:
         raise UnsupportedError(f'data file {path}: {len(data)} rows give too few windows of {window} for the '
-                               f'split {tuple(split)}; every split needs at least one')  # fmt: skip
+                               f'split {tuple(split)}; the training split and every split given a share need '
+                               f'at least one')  # fmt: skip
     n_train = int(len(data) * split[0])
     lo, hi = data[:n_train].min(axis=0), data[:n_train].max(axis=0)
     data = 2 * (data - lo) / np.where(hi > lo, hi - lo, 1) - 1
