@@ -178,6 +178,8 @@ def features(kind: str, p: dict) -> dict:
                 'aw': p['AW'] + p['TA_W'], 'counters': bits(p['ROWS']) + bits(p['N']) + bits(p['NUM_W']),
                 'dividers': divs, 'divider_bits': divs * (p['NUM_W'] + p['SUM_W'] + p['OUT_W']),
                 'divider_mux': p['OUT_W'] * mux_luts(divs)}  # fmt: skip
+    if kind == 'vs_argmax':  # registers: x_w twice (the element, the maximum), the index 6 times, 3 addresses
+        return {'one': 1, 'x_w': p['X_W'], 'jw': p['JW'], 'aw': p['AW'], 'y_w': p['Y_W']}
     if kind == 'vs_layernorm':
         m_w = layernorm_operand_widths(p)
         return {'one': 1, 'x_w': p['X_W'], 's_w': p['S_W'], 'd_w': p['D_W'], 'v_w': p['V_W'], 'p_w': p['P_W'],

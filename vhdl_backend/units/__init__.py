@@ -9,7 +9,7 @@ from .dense import DenseUnit
 from .layernorm import lower_keras_layer_norm, lower_layer_norm
 from .pooling import GlobalAvgUnit
 from .posenc import PositionalEncodingUnit
-from .softmax import SoftmaxUnit
+from .softmax import SoftmaxUnit, is_keras_softmax, lower_softmax
 
 # hls4ml IR class name -> lowering function. Layers that only rename a buffer are in ALIAS_LAYERS.
 UNIT_FOR_LAYER = {
@@ -24,6 +24,7 @@ UNIT_FOR_LAYER = {
     'Add': AddUnit.from_layer,
     'GlobalPooling1D': GlobalAvgUnit.from_layer,
     'VSSoftmax': SoftmaxUnit.from_layer,  # vhdlspartan.layers.QSoftmax
+    'Softmax': lower_softmax,  # Activation('softmax'), Dense(activation='softmax'), Softmax: vs_softmax / vs_argmax
     'VSPositionalEncoding': PositionalEncodingUnit.from_layer,  # vhdlspartan.layers.QPositionalEncoding
     'VSBatchNorm': BatchNormUnit.from_folded,  # vhdlspartan.layers.QFoldedBatchNorm
     'VSGlobalAveragePooling': GlobalAvgUnit.from_layer,  # vhdlspartan.layers.QGlobalAveragePooling1D
@@ -36,7 +37,15 @@ KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, quantized_relu, quantized_bits), ReLU, Add, BatchNormalization/QBatchNormalization, '
     'GlobalAveragePooling1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
-    'LayerNormalization (last axis of 3-D input), and '
+    'LayerNormalization (last axis of 3-D input), Softmax/Activation(\'softmax\') (last axis of 2-D and 3-D '
+    'input; Implementation stable, latency, legacy or argmax), and '
     'vhdlspartan.layers QSoftmax, QPositionalEncoding, QMultiHeadSelfAttention, QLayerNormalization, '
     'QFoldedBatchNorm, QGlobalAveragePooling1D'
 )
+
+
+def _activation_or_softmax(layer, design):  # an Activation IR layer whose activation is softmax
+    return lower_softmax(layer, design) if is_keras_softmax(layer) else UNIT_FOR_LAYER_ACTIVATION(layer, design)
+
+
+UNIT_FOR_LAYER_ACTIVATION, UNIT_FOR_LAYER['Activation'] = UNIT_FOR_LAYER['Activation'], _activation_or_softmax
