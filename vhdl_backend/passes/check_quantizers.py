@@ -8,7 +8,8 @@ from hls4ml.model.optimizer import OptimizerPass
 
 from ...errors import UnsupportedError
 
-QUANTIZERS_SUPPORTED = ('quantized_bits',)
+# weight and bias quantizers: hls4ml stores each one's exact values (units/weights.py reads them)
+QUANTIZERS_SUPPORTED = ('quantized_bits', 'quantized_po2', 'ternary', 'binary')
 ALPHAS_SUPPORTED = (None, 1, 1.0, 'auto_po2')
 
 
@@ -30,7 +31,11 @@ def check_quantizers(layer):
         cls_name = quantizer.qkeras_config['class_name']
         if cls_name not in QUANTIZERS_SUPPORTED:
             raise UnsupportedError(f'{what}: {attr} {cls_name} is not supported; supported: {QUANTIZERS_SUPPORTED}')
-        alpha = quantizer.alpha
+        cfg = quantizer.qkeras_config.get('config', {})
+        alpha = getattr(quantizer, 'alpha', None)  # hls4ml's po2 wrapper has none (quantized_po2 takes no alpha)
+        if cls_name == 'binary' and cfg.get('use_01'):
+            raise UnsupportedError(f'{what}: {attr} binary(use_01=True) is not supported (hls4ml stores binary '
+                                   'weights as signs); use binary() for -1/+1')  # fmt: skip
         if alpha not in ALPHAS_SUPPORTED:
             raise UnsupportedError(
                 f'{what}: {attr} {cls_name} with alpha={alpha!r} is not supported: the hardware scales by powers of '

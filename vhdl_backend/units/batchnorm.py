@@ -16,6 +16,7 @@ from ...fixed import FixedType, fixed_type_from_hls4ml
 from ...integer_ops import reference_affine, signed_type
 from .activation import cast_input
 from .base import Emitted, Rom, WalkTiming, addr_width, generic_map, pack_words, rom_instance
+from .weights import weight_codes
 
 
 @dataclass
@@ -37,10 +38,9 @@ class BatchNormUnit(WalkTiming):
     def from_layer(cls, layer, design):
         what = f'layer {layer.name!r} ({layer.class_name})'
         x = design.input_buffer(layer)
-        s_type = fixed_type_from_hls4ml(layer.weights['scale'].type.precision, f'{what} scale')
-        b_type = fixed_type_from_hls4ml(layer.weights['bias'].type.precision, f'{what} bias')
-        scale = s_type.from_float(np.asarray(layer.weights['scale'].data, dtype=np.float64).reshape(-1))
-        bias = b_type.from_float(np.asarray(layer.weights['bias'].data, dtype=np.float64).reshape(-1))
+        s_type, scale = weight_codes(layer.weights['scale'], f'{what} scale')  # a po2 alpha: ExponentPrecisionType
+        b_type, bias = weight_codes(layer.weights['bias'], f'{what} bias')
+        scale, bias = scale.reshape(-1), bias.reshape(-1)
         channels = scale.size
         if x.depth % channels:
             raise ValueError(f'{what}: {x.depth} elements do not split into {channels} channels')

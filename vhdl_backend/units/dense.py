@@ -15,10 +15,11 @@ from functools import cached_property
 import numpy as np
 
 from ...errors import UnsupportedError
-from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml
+from ...fixed import FixedType, bits_for_range
 from ...integer_ops import cast_sum
 from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 from .rom_pack import weight_packs
+from .weights import weight_codes
 
 ENGINE_DRAIN_CYCLES = 5  # a group's last issue to its sums: operand read, engine input register, product (2), accumulator
 # vs_dense_ctrl's write-back pipeline: select (shadow word and bias), sum, round, range, clamp, and
@@ -242,11 +243,11 @@ class DenseUnit(EngineJob):
             n_t, n_in = in_shape
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
         n_out = weights.shape[1]
-        w_type = fixed_type_from_hls4ml(layer.weights['weight'].type.precision, f'{what} weight')
+        w_type, w_codes = weight_codes(layer.weights['weight'], f'{what} weight')
         bias_var = layer.weights.get('bias')
         if bias_var is not None:
-            b_type = fixed_type_from_hls4ml(bias_var.type.precision, f'{what} bias')
-            bias = b_type.from_float(np.asarray(bias_var.data, dtype=np.float64).reshape(-1))
+            b_type, bias = weight_codes(bias_var, f'{what} bias')
+            bias = bias.reshape(-1)
         else:
             b_type, bias = FixedType(1, 0), np.zeros(n_out, dtype=np.int64)
         lanes_used = lanes_for_reuse(n_in, n_out, layer.get_attr('reuse_factor', 1), design.lanes, what)
@@ -262,7 +263,7 @@ class DenseUnit(EngineJob):
             lanes_used=lanes_used,
             w_type=w_type,
             b_type=b_type,
-            weights=w_type.from_float(weights),
+            weights=w_codes.reshape(weights.shape),
             bias=bias,
             w_storage=design.storage(layer, 'weight', n_in * n_out * w_type.width),
         )
