@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ...fixed import FixedType, fixed_type_from_hls4ml
+from ...fixed import FixedType
 from ...integer_ops import reference_affine, signed_type
 from .activation import cast_input
 from .base import Emitted, Rom, WalkTiming, addr_width, generic_map, pack_words, rom_instance
