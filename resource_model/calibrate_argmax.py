@@ -54,14 +54,15 @@ def argmax_model(steps: int, classes: int, seed: int):
     return model
 
 
-def synth_argmax_design(k: int, out_root: str) -> dict:
+def synth_argmax_design(k: int, out_root: str, spec: tuple | None = None) -> dict:
+    """Design k of DESIGNS (or `spec`, a tuple like theirs) synthesized: its vs_argmax record."""
     import hls4ml
 
     from ..vhdl_backend.design import lower
     from ..vhdl_backend.synthesis import inclusive_cells, instance_modules, resources_of
     from .components import design_components
 
-    steps, classes, logits_t, result_t = DESIGNS[k]
+    steps, classes, logits_t, result_t = spec or DESIGNS[k]
     model = argmax_model(steps, classes, SEED0 + k)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
     cfg['LayerName']['x']['Precision']['result'] = 'fixed<8,3,RND_CONV,SAT>'
@@ -89,7 +90,7 @@ def synth_argmax_design(k: int, out_root: str) -> dict:
                         'source': source_hash(KIND, out / 'vhdl'),
                         **({'delay_ns': timing['delay_ns'], 'levels': timing['levels']} if timing else {})})  # fmt: skip
     return {'seed': SEED0 + k, 'kind_only': KIND, 'records': records,
-            'total': {r: report['synth'][r] for r in RESULT_RESOURCES}}  # fmt: skip
+            'total': {r: report['synth'][r] for r in RESULT_RESOURCES}, 'latches': report['synth']['latches']}  # fmt: skip
 
 
 def refit(records_path: Path = RECORDS, coefficients_path: Path | None = None) -> dict:

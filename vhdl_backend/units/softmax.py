@@ -2,8 +2,10 @@
 types), and from hls4ml's Softmax layer (Keras Activation('softmax'), Dense(activation='softmax'),
 tf.keras.layers.Softmax; `lower_softmax`), whose config keys map onto the same unit:
 
-- Precision ``exp_table`` (hls4ml's exp_table_t, default fixed<18,8>): its fraction bits F are the
-  exp table's (entries ufixed<F+1,1>: exp(-d) is in [0, 1]; the integer bits are not needed).
+- Precision ``exp_table`` (else hls4ml's attribute exp_table_t, default fixed<18,8>; hls4ml 1.3
+  itself sets that attribute only from a layer key exp_table_t, not from the Precision entry that
+  config_from_keras_model writes): its fraction bits F are the exp table's (entries
+  ufixed<F+1,1>: exp(-d) is in [0, 1]; the integer bits are not needed).
 - ``TableSize`` (table_size, default 1024): the most entries the exp ROM may have. The table is
   indexed by the distance to the row maximum in steps of the softmax input type's LSB, and must
   reach the distance where exp rounds to 0; the input type keeps the incoming tensor's integer
@@ -159,16 +161,20 @@ def is_keras_softmax(layer) -> bool:
     return layer.class_name == 'Softmax' or str(layer.get_attr('activation', '')).lower() == 'softmax'
 
 
-def configured_result(layer):
-    """The layer's Precision result as the config names it at layer-name or layer-type level
-    (None when only the model default applies, or when it is 'auto')."""
+def configured_precision(layer, *names):
+    """The layer's Precision entry for the first of `names` the config sets, at layer-name level,
+    then at layer-type level (None when only the model default applies, or when it is 'auto')."""
     cfg = layer.model.config
     for table, key in ((cfg.layer_name_precision, layer.name.lower()), (cfg.layer_type_precision, layer.class_name.lower())):
-        for var in ('result', 'default'):
+        for var in names:
             value = table.get(f'{key}_{var}')
             if value is not None:
                 return None if str(value).lower() == 'auto' else value
     return None
+
+
+def configured_result(layer):
+    return configured_precision(layer, 'result', 'default')
 
 
 def default_result(layer) -> str:
@@ -197,9 +203,13 @@ def check_softmax_axis(layer) -> list:
 
 
 def exp_type_of(layer) -> FixedType:
-    """The exp table's entries from Precision exp_table (hls4ml's exp_table_t): its fraction bits."""
-    named = layer.get_attr('exp_table_t')
-    prec = getattr(named, 'precision', None)
+    """The exp table's entries from Precision exp_table (else the attribute exp_table_t, which
+    hls4ml 1.3 sets from a layer key exp_table_t only): its fraction bits."""
+    configured = configured_precision(layer, 'exp_table')
+    if configured is not None:
+        prec = layer.model.config.backend.convert_precision_string(configured)
+    else:
+        prec = getattr(layer.get_attr('exp_table_t'), 'precision', None)
     width, integer = (int(prec.width), int(prec.integer)) if prec is not None else DEFAULT_EXP_TABLE
     frac = width - integer
     if not 1 <= frac <= MAX_EXP_FRAC:
