@@ -301,3 +301,24 @@ def test_argmax_synthesizes_as_estimated(tmp_path):
     for r, tol in (('LUT', 0.2), ('FF', 0.05)):
         assert abs(est[r] - rec['cells'][r]) <= tol * rec['cells'][r], (r, est[r], rec['cells'][r])
     assert rec['levels'] <= 6 and rec['delay_ns'] < 1000 / 150
+
+
+def test_generated_vhdl_is_deterministic(tmp_path):
+    model = tied_argmax_model()
+    texts = []
+    for k in range(2):
+        hm = convert(model, tmp_path / f'p{k}', {'d2_softmax': {'Implementation': 'argmax'}})
+        hm.write()
+        texts.append({p.name: p.read_text() for p in sorted((tmp_path / f'p{k}' / 'vhdl').glob('*.vhd'))})
+    assert texts[0] == texts[1] and 'vs_argmax.vhd' in texts[0]
+
+
+@pytest.mark.slow
+def test_softmax_synthesizes_without_latches(mlp):
+    """vs_softmax with the default Keras-path types (16-bit result, 26-bit numerators, 4 dividers):
+    no latches, and the timing budget (the autouse fixture checks it)."""
+    _, hm = mlp
+    syn = hm.build(synth=True)['synth']
+    assert syn['latches'] == 0
+    unit = unit_of(hm, SoftmaxUnit)
+    assert syn['timing']['per_unit'][f'{unit.name}_{unit.label}']['levels'] <= 6
