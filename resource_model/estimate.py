@@ -83,6 +83,22 @@ def multiplier_dsps(a_w: int, b_w: int, used_w: int | None = None) -> int:
     return math.ceil((a_w - 1) / 24) * math.ceil((b_w - 1) / 17)
 
 
+def pwl_dsps(p: dict) -> int:
+    """DSP48E1s of vs_pwl's products as Yosys maps them (seen in synthesized designs): none for a
+    constant slope that is 0 or a power of 2 (a shift), else the input in 17-bit slices, the slope
+    (its own width when constant) in 24-bit ones; a product of fewer than 9 bits stays in LUTs."""
+    x_w, total = p['X_W'] + 1, 0
+    slopes = [p['P_CODE']] + ([None] if p['PER_ELEM'] else [p['A_CODE']] if p['A_CODE'] != p['P_CODE'] else [])
+    for c in slopes:
+        if c is not None and (c == 0 or abs(c) & (abs(c) - 1) == 0):
+            continue
+        c_w = p['S_W'] if c is None else bits(abs(c)) + 1
+        wide, narrow = max(x_w, c_w), min(x_w, c_w)
+        if wide + narrow >= 9 and narrow >= 2:
+            total += math.ceil((wide - 1) / 17) * math.ceil((narrow - 1) / 24)
+    return total
+
+
 def affine_operand_widths(p) -> tuple:
     """Signed widths of BatchNorm's product operands (an unsigned operand gains a sign bit)."""
     return p['X_W'] + (not p['X_SIGNED']), p['S_W'] + (not p['S_SIGNED'])
@@ -156,6 +172,16 @@ def features(kind: str, p: dict) -> dict:
         return {'one': 1, 'x_w': used_width(p['X_W'] + 1, p['SHIFT'], p), 'y_w': p['Y_W'], 'aw': p['AW'],
                 'relu_x': p['X_W'] * p['RELU'],
                 **requant_features(p['X_W'] + 1, p['SHIFT'], p)}  # fmt: skip
+    if kind == 'vs_table_map':  # the clamped index, the table address; with PASS the input's own cast
+        i_w = max(p['X_W'] + 1 - max(p['SHIFT'], 0), p['TA_W'] + 2)
+        cast = requant_features(p['X_W'] + 1, p['P_SHIFT'], p) if p['PASS'] else {}
+        return {'one': 1, 'i_w': i_w, 'ta_w': p['TA_W'], 'y_w': p['Y_W'], 'aw': p['AW'],
+                'pass_y': p['Y_W'] * p['PASS'], **{f'pass_{k}': v for k, v in cast.items()}}  # fmt: skip
+    if kind == 'vs_pwl':  # two products: a shift, or DSPs (pwl_dsps); the select, the offset, the cast
+        x_w = p['X_W'] + 1
+        return {'one': 1, 'x_w': x_w, 's_w': p['S_W'], 'm_w': p['M_W'], 'y_w': p['Y_W'], 'aw': p['AW'],
+                'dsps': pwl_dsps(p), 'ka_w': p['KA_W'] * p['PER_ELEM'],
+                'clamp_y': p['Y_W'] * p['CLAMP'], **requant_features(p['M_W'], p['SHIFT'], p)}  # fmt: skip
     if kind == 'vs_add':
         s_w = max(p['A_W'] + p['A_SHIFT'], p['B_W'] + p['B_SHIFT']) + 2
         return {'one': 1, 's_w': s_w, 'y_w': p['Y_W'], 'aw': p['AW'], **requant_features(s_w, p['SHIFT'], p)}
@@ -232,6 +258,8 @@ def rule_resources(kind: str, p: dict) -> dict:
         out['LUTRAM_mem'] = async_lutram_luts(p['C'], p['NUM_W'] + 1)
     if kind == 'vs_layernorm':
         out['DSP'] = multiplier_dsps(*layernorm_operand_widths(p))
+    if kind == 'vs_pwl':
+        out['DSP'] = pwl_dsps(p)
     return out
 
 

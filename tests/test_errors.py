@@ -38,14 +38,14 @@ def test_convolution_with_a_kernel_is_refused(tmp_path):
 
 def test_unsupported_activation(tmp_path):
     x = tf.keras.Input((4,))
-    model = tf.keras.Model(x, tf.keras.layers.Activation('tanh', name='act')(qdense(3)(x)))
-    _expect(tmp_path, r"'act'.*'tanh' is not supported; supported: \('relu', 'linear'\)", model)
+    model = tf.keras.Model(x, tf.keras.layers.Activation('softplus', name='act')(qdense(3)(x)))
+    _expect(tmp_path, r"'act'.*'softplus' is not supported; supported: \('relu', 'linear', 'sigmoid', 'tanh'", model)
 
 
 def test_unsupported_quantized_activation(tmp_path):
     x = tf.keras.Input((4,))
-    model = tf.keras.Model(x, QActivation(quantized_tanh(6), name='act')(qdense(3)(x)))
-    _expect(tmp_path, r"'act' of type HardActivation .*is not supported by VHDLSpartan", model)
+    model = tf.keras.Model(x, QActivation(quantized_tanh(6, use_stochastic_rounding=True), name='act')(qdense(3)(x)))
+    _expect(tmp_path, r"'act' \(HardActivation\): quantized_tanh with use_stochastic_rounding is not supported", model)
 
 
 def test_non_power_of_two_alpha(tmp_path):

@@ -1,7 +1,7 @@
 """Hardware units, one module per kind; `UNIT_FOR_LAYER` maps hls4ml IR classes to the function
 that lowers such a layer (a unit, or a list of units in schedule order)."""
 
-from .activation import ActivationUnit
+from .activation import ActivationUnit, lower_activation
 from .attention import lower_attention
 from .add import AddUnit
 from .batchnorm import BatchNormUnit
@@ -16,7 +16,10 @@ UNIT_FOR_LAYER = {
     'Dense': DenseUnit.from_layer,
     'PointwiseConv1D': DenseUnit.from_layer,  # hls4ml's rewrite of a Dense over (time, features)
     'Conv1D': DenseUnit.from_layer,  # the same rewrite before a backend specialises it; kernel 1 only
-    'Activation': ActivationUnit.from_layer,
+    'Activation': lower_activation,  # relu, linear (vs_map); sigmoid, tanh (vs_table_map)
+    'ParametrizedActivation': lower_activation,  # LeakyReLU (vs_pwl), ELU (vs_table_map)
+    'PReLU': lower_activation,  # vs_pwl, a slope ROM
+    'HardActivation': lower_activation,  # hard_sigmoid, hard_tanh, QKeras quantized_sigmoid/tanh (vs_pwl)
     'ReLU': ActivationUnit.from_layer,
     'BatchNormalization': BatchNormUnit.from_layer,
     'ApplyAlpha': BatchNormUnit.from_layer,  # QKeras power-of-2 alpha, factored out by hls4ml
@@ -35,7 +38,8 @@ UNIT_FOR_LAYER = {
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
-    '(relu, linear, quantized_relu, quantized_bits), ReLU, Add, BatchNormalization/QBatchNormalization, '
+    '(relu, linear, sigmoid, tanh, elu, hard_sigmoid; quantized_relu, quantized_bits, quantized_sigmoid, '
+    'quantized_tanh), ReLU, LeakyReLU, PReLU, ELU, Add, BatchNormalization/QBatchNormalization, '
     'GlobalAveragePooling1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
     'LayerNormalization (last axis of 3-D input), Softmax/Activation(\'softmax\') (last axis of 2-D and 3-D '
     'input; Implementation stable, latency, legacy or argmax), and '

@@ -1,6 +1,8 @@
 """Activation: ReLU or linear, then a cast to the output type (QActivation's quantizer).
 
 VHDL: ``vs_map.vhd``. hls4ml's ReLU assigns max(x, 0) to the output type; linear assigns x.
+`lower_activation` sends the other activations to their units: sigmoid, tanh and ELU to
+table_activation.py (a ROM), LeakyReLU, PReLU and the hard sigmoid/tanh to pwl_activation.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,21 @@ from ...errors import UnsupportedError
 from ...fixed import requantize
 from .base import Buffer, Emitted, WalkTiming, generic_map, vhdl_name
 
-SUPPORTED_ACTIVATIONS = ('relu', 'linear')
+SUPPORTED_ACTIVATIONS = ('relu', 'linear', 'sigmoid', 'tanh', 'elu', 'leaky_relu', 'prelu', 'hard_sigmoid', 'hard_tanh')
+TABLE_ACTIVATIONS = ('sigmoid', 'tanh')
+
+
+def lower_activation(layer, design):
+    """The unit of an hls4ml activation layer (Activation, ParametrizedActivation, PReLU, HardActivation)."""
+    from .pwl_activation import PwlActivationUnit
+    from .table_activation import TableActivationUnit
+
+    activation = str(layer.get_attr('activation', '')).lower()
+    if layer.class_name in ('PReLU', 'HardActivation') or activation == 'leakyrelu':
+        return PwlActivationUnit.from_layer(layer, design)
+    if activation in TABLE_ACTIVATIONS + ('elu',):
+        return TableActivationUnit.from_layer(layer, design)
+    return ActivationUnit.from_layer(layer, design)
 
 
 @dataclass
@@ -33,7 +49,8 @@ class ActivationUnit(WalkTiming):
         if activation not in SUPPORTED_ACTIVATIONS:
             raise UnsupportedError(
                 f'layer {layer.name!r} ({layer.class_name}): activation {activation!r} is not supported; '
-                f'supported: {SUPPORTED_ACTIVATIONS} (with quantized_relu / quantized_bits quantizers)'
+                f'supported: {SUPPORTED_ACTIVATIONS} (QKeras: quantized_relu, quantized_bits, quantized_sigmoid, '
+                'quantized_tanh)'
             )
         return cls(design.unit_name(layer), layer.name, design.input_buffer(layer), design.output_buffer(layer),
                    activation == 'relu')  # fmt: skip
