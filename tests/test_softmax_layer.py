@@ -322,3 +322,17 @@ def test_softmax_synthesizes_without_latches(mlp):
     assert syn['latches'] == 0
     unit = unit_of(hm, SoftmaxUnit)
     assert syn['timing']['per_unit'][f'{unit.name}_{unit.label}']['levels'] <= 6
+
+
+def test_model_granularity_config_gets_the_defaults_and_type_level_keys(tmp_path):
+    """A config of granularity 'model' sets no softmax result (the model default fixed<16,6> is not
+    taken); LayerType keys apply to every Softmax layer."""
+    model = classifier(n_in=8, hidden=8, classes=4, seed=9)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='model', backend='VHDLSpartan')
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(tmp_path / 'a'))
+    hm.compile()
+    assert str(unit_of(hm, SoftmaxUnit).y.type) == 'ufixed<16,1,RND_CONV,SAT>'
+    cfg['LayerType'] = {'Softmax': {'Implementation': 'argmax', 'Precision': {'result': 'ufixed<2,2,RND_CONV,SAT>'}}}
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(tmp_path / 'b'))
+    hm.compile()
+    assert unit_of(hm, ArgmaxUnit).one_code == 1 and str(unit_of(hm, ArgmaxUnit).y.type) == 'ufixed<2,2,RND_CONV,SAT>'
