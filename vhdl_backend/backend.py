@@ -46,6 +46,7 @@ class VHDLSpartanBackend(FPGABackend):
         convert.insert(convert.index('qkeras_factorize_alpha'), 'vhdlspartan:check_quantizers')
         convert.insert(convert.index('infer_precision_types'), 'vhdlspartan:layer_norm_result')
         convert.insert(convert.index('infer_precision_types'), 'vhdlspartan:softmax_result')
+        convert.insert(convert.index('infer_precision_types'), 'vhdlspartan:exact_weight_types')  # po2, binary
         # A Dense over (time, features) runs per time step as it is; hls4ml's rewrite into a
         # Conv1D drops the QKeras weight quantizer (the weights are then truncated, not rounded).
         convert.remove('replace_multidimensional_dense_with_conv')
