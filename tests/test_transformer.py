@@ -110,11 +110,12 @@ def test_mixed_widths_and_integer_bits_keep_keras_equal_predict(tmp_path, bits, 
 ])  # fmt: skip
 def test_ghdl_equals_keras(tmp_path, window, d_model, heads, bits, norm, lanes):
     model, hm = convert_encoder(tmp_path, window, d_model, heads, bits, norm, lanes=lanes, seed=lanes)
-    x = grid_inputs(hm, 100, seed=lanes)
+    n = 40 if d_model == 8 and window == 6 else 100  # the default suite's two designs: 40 inputs each
+    x = grid_inputs(hm, n, seed=lanes)
     report = hm.build(sim=True, x=x)
     sim = report['sim']
-    assert sim['samples'] == 100 and sim['bit_exact'] and sim['mismatches'] == 0
-    np.testing.assert_array_equal(sim['outputs'], model(x).numpy().reshape(100, -1))
+    assert sim['samples'] == n and sim['bit_exact'] and sim['mismatches'] == 0
+    np.testing.assert_array_equal(sim['outputs'], model(x).numpy().reshape(n, -1))
     assert sim['cycles'] == sim['cycles_min'] == sim['cycles_expected'] == report['cycles_estimated']
     assert sim['analysis_messages'] == ''
 
