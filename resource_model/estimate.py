@@ -86,7 +86,8 @@ def multiplier_dsps(a_w: int, b_w: int, used_w: int | None = None) -> int:
 def pwl_dsps(p: dict) -> int:
     """DSP48E1s of vs_pwl's products as Yosys maps them (seen in synthesized designs): none for a
     constant slope that is 0 or a power of 2 (a shift), else the input in 17-bit slices, the slope
-    (its own width when constant) in 24-bit ones; a product of fewer than 9 bits stays in LUTs."""
+    (its own width when constant) in 24-bit ones; a product of fewer than 9 bits, or with a factor
+    narrower than 4 bits, stays in LUTs (an 8 x 3 slope product did)."""
     x_w, total = p['X_W'] + 1, 0
     slopes = [p['P_CODE']] + ([None] if p['PER_ELEM'] else [p['A_CODE']] if p['A_CODE'] != p['P_CODE'] else [])
     for c in slopes:
@@ -94,7 +95,7 @@ def pwl_dsps(p: dict) -> int:
             continue
         c_w = p['S_W'] if c is None else bits(abs(c)) + 1
         wide, narrow = max(x_w, c_w), min(x_w, c_w)
-        if wide + narrow >= 9 and narrow >= 2:
+        if wide + narrow >= 9 and narrow >= 4:
             total += math.ceil((wide - 1) / 17) * math.ceil((narrow - 1) / 24)
     return total
 
@@ -177,11 +178,13 @@ def features(kind: str, p: dict) -> dict:
         cast = requant_features(p['X_W'] + 1, p['P_SHIFT'], p) if p['PASS'] else {}
         return {'one': 1, 'i_w': i_w, 'ta_w': p['TA_W'], 'y_w': p['Y_W'], 'aw': p['AW'],
                 'pass_y': p['Y_W'] * p['PASS'], **{f'pass_{k}': v for k, v in cast.items()}}  # fmt: skip
-    if kind == 'vs_pwl':  # two products: a shift, or DSPs (pwl_dsps); the select, the offset, the cast
+    if kind == 'vs_pwl':  # two products: a shift (registered), or DSPs (pwl_dsps); the sum, the cast, the clamp
         x_w = p['X_W'] + 1
-        return {'one': 1, 'x_w': x_w, 's_w': p['S_W'], 'm_w': p['M_W'], 'y_w': p['Y_W'], 'aw': p['AW'],
-                'dsps': pwl_dsps(p), 'ka_w': p['KA_W'] * p['PER_ELEM'],
-                'clamp_y': p['Y_W'] * p['CLAMP'], **requant_features(p['M_W'], p['SHIFT'], p)}  # fmt: skip
+        shifts = sum(1 for c in {p['P_CODE'], None if p['PER_ELEM'] else p['A_CODE']}
+                     if c is not None and (c == 0 or abs(c) & (abs(c) - 1) == 0))  # fmt: skip
+        return {'one': 1, 'x_w': x_w, 'm_w': p['M_W'], 'y_w': p['Y_W'], 'aw': p['AW'], 'dsps': pwl_dsps(p),
+                'shift_bits': shifts * x_w, 'ka_w': p['KA_W'] * p['PER_ELEM'], 'r_w': p['M_W'] - max(p['SHIFT'], 0),
+                'clamp_y': p['Y_W'] * p['CLAMP']}  # fmt: skip
     if kind == 'vs_add':
         s_w = max(p['A_W'] + p['A_SHIFT'], p['B_W'] + p['B_SHIFT']) + 2
         return {'one': 1, 's_w': s_w, 'y_w': p['Y_W'], 'aw': p['AW'], **requant_features(s_w, p['SHIFT'], p)}
