@@ -153,8 +153,10 @@ def test_table_size_and_table_precision_keys(tmp_path):
 def sim_model():
     """Every unit variant once, on narrow types (GHDL time grows with the design's width):
     LeakyReLU (constant slope), PReLU (slope ROM), ELU (table + pass), tanh and sigmoid (tables),
-    Keras hard_sigmoid (clamp), then the QKeras chain (exact tables, SAT_SYM, QDense activations)."""
-    x = tf.keras.Input((8,), name='x')
+    Keras hard_sigmoid (clamp), then the QKeras chain (exact tables, SAT_SYM, QDense activations),
+    on (time, features) input: the PReLU alphas repeat per time step, so its slope ROM has one
+    word per channel and the unit's counter wraps within the tensor."""
+    x = tf.keras.Input((2, 4), name='x')
     h = QActivation(quantized_bits(8, 2), name='q_in')(x)
     h = L.LeakyReLU(0.1, name='leaky')(h)
     h = L.PReLU(name='prelu')(h)
@@ -164,7 +166,7 @@ def sim_model():
     h = L.Activation('hard_sigmoid', name='hsig')(h)
     h = qkeras_chain(QActivation(quantized_bits(8, 2), name='q_mid')(h), '_q')
     model = randomize(tf.keras.Model(x, h), seed=9)
-    model.get_layer('prelu').set_weights([np.linspace(-0.5, 0.6, 8)])
+    model.get_layer('prelu').set_weights([np.tile(np.linspace(-0.5, 0.6, 4), (2, 1))])
     return model
 
 
@@ -176,6 +178,8 @@ def test_activations_ghdl_bit_exact_and_synthesis(tmp_path):
     design = hm._vhdlspartan_design
     kinds = [type(u).__name__ for u in design.units]
     assert kinds.count('TableActivationUnit') == 5 and kinds.count('PwlActivationUnit') == 6
+    prelu = next(u for u in design.units if u.layer_name == 'prelu')
+    assert prelu.a_codes.size == 4 and prelu.x.depth == 8  # one slope per channel, read twice
     x = grid_inputs(hm, 300, seed=8)
     report = hm.build(sim=True, synth=True, x=x)
     sim = report['sim']
@@ -185,6 +189,18 @@ def test_activations_ghdl_bit_exact_and_synthesis(tmp_path):
     syn = report['synth']
     assert syn['latches'] == 0
     assert syn['DSP'] == syn['estimate']['DSP']  # the DSP rule of vs_pwl's products
+
+
+def test_generated_vhdl_is_deterministic(tmp_path):
+    texts = []
+    for k in range(2):
+        hm = convert(sim_model(), tmp_path / str(k))
+        hm.write()
+        vhdl = sorted((tmp_path / str(k) / 'prj' / 'vhdl').glob('*.vhd'))
+        texts.append({p.name: p.read_text() for p in vhdl})
+    assert texts[0] == texts[1]
+    assert any('vs_table_map' in t for t in texts[0].values()) and any('vs_pwl' in t for t in texts[0].values())
+    assert sum('_tab_rom' in name or '_alpha_rom' in name for name in texts[0]) == 6  # 5 tables, 1 slope ROM
 
 
 def _expect(tmp_path, match, model, cfg_edit=None):
