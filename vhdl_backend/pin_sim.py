@@ -31,6 +31,23 @@ SPI_HALF = 4  # clock cycles per half period of sclk in the testbench: sclk = cl
 TIMEOUT = 2_000_000  # cycles an R waits before it gives up
 
 
+# both testbenches log each busy interval (start cycle, length): the compute cycles of an inference
+BUSY_LOG = """  busy_log : process
+    file fb : text open write_mode is "busy.txt";
+    variable l : line;
+    variable t0 : natural;
+  begin
+    wait until rising_edge(clk) and busy = '1';
+    t0 := cycle;
+    wait until rising_edge(clk) and busy = '0';
+    write(l, t0);
+    write(l, string'(" "));
+    write(l, cycle - t0);
+    writeline(fb, l);
+  end process;
+"""
+
+
 def testbench_vhdl(design, link) -> str:
     if link.kind == 'axis':
         return _axis_tb(design, link)
@@ -82,20 +99,7 @@ begin
     wait until rising_edge(clk);
   end process;
 
-  busy_log : process
-    file fb : text open write_mode is "busy.txt";
-    variable l : line;
-    variable t0 : natural;
-  begin
-    wait until rising_edge(clk) and busy = '1';
-    t0 := cycle;
-    wait until rising_edge(clk) and busy = '0';
-    write(l, t0);
-    write(l, string'(" "));
-    write(l, cycle - t0);
-    writeline(fb, l);
-  end process;
-
+{BUSY_LOG}
   stimulus : process
     file fs : text open read_mode is "script.txt";
     file fo : text open write_mode is "replies.txt";
@@ -294,20 +298,7 @@ begin
 
   m_tready <= '1' when to_integer(lfsr_m(2 downto 0)) >= STALL else '0';
 
-  busy_log : process
-    file fb : text open write_mode is "busy.txt";
-    variable l : line;
-    variable t0 : natural;
-  begin
-    wait until rising_edge(clk) and busy = '1';
-    t0 := cycle;
-    wait until rising_edge(clk) and busy = '0';
-    write(l, t0);
-    write(l, string'(" "));
-    write(l, cycle - t0);
-    writeline(fb, l);
-  end process;
-
+{BUSY_LOG}
 
   sink : process
     file fout : text open write_mode is "output.txt";
