@@ -237,6 +237,25 @@ def test_exact_table_too_large(tmp_path):
             _one(QActivation(quantized_tanh(8, use_real_tanh=True), name='act'), quantized_input=False))  # fmt: skip
 
 
+def _deep_table_model():  # a 12-bit input: the exact tanh table has 3,624 entries (12 address bits)
+    x = tf.keras.Input((4,), name='x')
+    h = QActivation(quantized_bits(12, 2), name='q_in')(x)
+    return tf.keras.Model(x, QActivation(quantized_tanh(10, use_real_tanh=True), name='act')(h))
+
+
+def test_deep_table_goes_to_block_ram(tmp_path):
+    """A ROM in LUTs with 11+ address bits misses the timing budget (7 LUT levels measured for this
+    one): 'auto' puts it in block RAM, an explicit lutram is refused."""
+    hm = convert(_deep_table_model(), tmp_path, input_precision='fixed<12,3,RND_CONV,SAT>')
+    unit = _units(hm)['act']
+    assert len(unit.entries) > 2048 and unit.table_storage == 'bram'
+
+    def edit(cfg):
+        cfg['LayerName']['act']['Storage'] = {'weight': 'lutram'}
+    _expect(tmp_path / 'lut', r"'act' \(Activation\): a table of \d+ entries in LUTs misses the timing budget",
+            _deep_table_model(), edit)  # fmt: skip
+
+
 def test_stochastic_rounding_refused(tmp_path):
     _expect(tmp_path, r"'act' \(Activation\): quantized_sigmoid with use_stochastic_rounding is not supported",
             _one(QActivation(quantized_sigmoid(6, use_real_sigmoid=True, use_stochastic_rounding=True), name='act')))

@@ -99,6 +99,14 @@ class TableActivationUnit(WalkTiming):
                 f'{what}: the table would need {unit.hi - unit.lo + 1} entries (input {x.type}), more than {MAX_TABLE}; '
                 'quantize the activation input to a narrower grid (e.g. a QActivation(quantized_bits(...)) before it)'
             )
+        aw = addr_width(unit.hi - unit.lo + 1)
+        if not lut_rom_meets_budget(aw):  # a deep LUT ROM decodes its address through too many levels
+            if storage == 'lutram':
+                raise UnsupportedError(
+                    f'{what}: a table of {unit.hi - unit.lo + 1} entries in LUTs misses the timing budget (its '
+                    f'{aw}-bit address decode); use Storage bram for its weight (the table) or a narrower input'
+                )
+            unit.table_storage = 'bram'
         return unit
 
     # -- emulation ---------------------------------------------------------------------
@@ -135,6 +143,20 @@ class TableActivationUnit(WalkTiming):
 
     def emit(self, engine) -> Emitted:
         return table_reader_emit(self, engine, self.rom())
+
+
+def lut_rom_meets_budget(aw: int) -> bool:
+    """Whether a ROM in LUTs with aw address bits met the timing budget in every synthesized
+    calibration design (coefficients.json '_timing'; deeper than any recorded: no)."""
+    from ...resource_model.estimate import coefficients
+    from ..timing import BUDGET_LEVELS, BUDGET_NS
+
+    table = coefficients().get('_timing', {})
+    entry = table.get(f'rom:lutram:{aw}')
+    if entry is None:
+        recorded = [int(k.rsplit(':', 1)[1]) for k in table if k.startswith('rom:lutram:')]
+        return not recorded or aw < min(recorded)
+    return entry['delay_ns'] <= BUDGET_NS and entry['levels'] <= BUDGET_LEVELS
 
 
 def exact_table(layer, aq: dict, xt: FixedType, yt: FixedType):
