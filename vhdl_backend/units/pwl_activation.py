@@ -23,7 +23,7 @@ import numpy as np
 from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
 from .base import Emitted, Rom, WalkTiming, addr_width, generic_map, pack_words, rom_instance
-from .table_activation import qkeras_quantizer
+from .table_activation import lut_rom_meets_budget, qkeras_quantizer
 
 MAX_GENERIC = (1 << 31) - 1  # VHDL integer generics
 HARD_QUANTIZERS = ('quantized_sigmoid', 'quantized_tanh')
@@ -78,8 +78,13 @@ class PwlActivationUnit(WalkTiming):
             f = max(pt.frac, 0)
             codes = _codes_at(pt.from_float(alpha), pt, f)
             period = element_period(codes, int(layer.get_input_variable().shape[-1]))
-            unit = cls(name, layer.name, x, y, 'prelu', f, 1 << f, codes[:period], 0, None,
-                       design.storage(layer, 'weight', 0) if period > 1 else None)  # fmt: skip
+            storage = design.storage(layer, 'weight', 0) if period > 1 else None
+            if period > 1 and not lut_rom_meets_budget(addr_width(period)):  # as for tables (table_activation)
+                if storage == 'lutram':
+                    raise UnsupportedError(f'{what}: a slope ROM of {period} words in LUTs misses the timing budget; '
+                                           'use Storage bram for its weight')  # fmt: skip
+                storage = 'bram'
+            unit = cls(name, layer.name, x, y, 'prelu', f, 1 << f, codes[:period], 0, None, storage)
         elif cls_name == 'ParametrizedActivation' and act == 'leakyrelu':
             pt = _param_type(layer, 'param_t', FixedType(16, 10, True))
             f = max(pt.frac, 0)
