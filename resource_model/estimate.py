@@ -188,6 +188,16 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'vs_add':
         s_w = max(p['A_W'] + p['A_SHIFT'], p['B_W'] + p['B_SHIFT']) + 2
         return {'one': 1, 's_w': s_w, 'y_w': p['Y_W'], 'aw': p['AW'], **requant_features(s_w, p['SHIFT'], p)}
+    if kind == 'vs_merge':  # operand registers, the exact result (sum, product in LUTs, or compare-select), the cast
+        as_w, bs_w = p['A_W'] + p['A_SHIFT'] + 1, p['B_W'] + p['B_SHIFT'] + 1
+        v_w = as_w + bs_w if p['OP'] == 1 else max(as_w, bs_w) + 1
+        lut_mult = as_w * bs_w if p['OP'] == 1 and not multiplier_dsps(as_w, bs_w) else 0
+        return {'one': 1, 'ops_w': as_w + bs_w, 'v_w': v_w, 'y_w': p['Y_W'], 'aw': p['AW'], 'lut_mult': lut_mult,
+                'select_w': v_w * (p['OP'] >= 3), **requant_features(v_w, p['SHIFT'], p)}  # fmt: skip
+    if kind == 'vs_pool':  # the address steppers, the running max (compare-select) or sum, the cast
+        return {'one': 1, 'acc_w': p['ACC_W'], 'y_w': p['Y_W'], 'aw': p['AW'], 'yaw': p['YAW'],
+                'counters': bits(p['P'] - 1) + bits(p['C'] - 1) + bits(p['NO'] - 1), 'max_w': p['ACC_W'] * (p['OP'] == 0),
+                **requant_features(p['ACC_W'], p['SHIFT'], p)}  # fmt: skip
     if kind == 'vs_affine':
         p_w = p['X_W'] + p['S_W'] + 2
         s_w = max(p_w + p['PROD_SHIFT'], p['BIAS_W'] + 1 + p['BIAS_SHIFT']) + 1
@@ -263,6 +273,8 @@ def rule_resources(kind: str, p: dict) -> dict:
         out['DSP'] = multiplier_dsps(*layernorm_operand_widths(p))
     if kind == 'vs_pwl':
         out['DSP'] = pwl_dsps(p)
+    if kind == 'vs_merge' and p['OP'] == 1:
+        out['DSP'] = multiplier_dsps(p['A_W'] + 1, p['B_W'] + 1)
     return out
 
 

@@ -7,6 +7,8 @@ from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
 from .layernorm import lower_keras_layer_norm, lower_layer_norm
+from .merge import lower_merge
+from .pool1d import PoolUnit, lower_global_pooling
 from .pooling import GlobalAvgUnit
 from .posenc import PositionalEncodingUnit
 from .softmax import SoftmaxUnit, is_keras_softmax, lower_softmax
@@ -23,9 +25,10 @@ UNIT_FOR_LAYER = {
     'ReLU': ActivationUnit.from_layer,
     'BatchNormalization': BatchNormUnit.from_layer,
     'ApplyAlpha': BatchNormUnit.from_layer,  # QKeras power-of-2 alpha, factored out by hls4ml
-    'Merge': AddUnit.from_layer,
+    'Merge': lower_merge,  # Add (vs_add); Subtract, Multiply, Average, Maximum, Minimum (vs_merge)
     'Add': AddUnit.from_layer,
-    'GlobalPooling1D': GlobalAvgUnit.from_layer,
+    'GlobalPooling1D': lower_global_pooling,  # Average (vs_gavg), Max (vs_pool)
+    'Pooling1D': PoolUnit.from_layer,  # MaxPooling1D, AveragePooling1D (vs_pool)
     'VSSoftmax': SoftmaxUnit.from_layer,  # vhdlspartan.layers.QSoftmax
     'Softmax': lower_softmax,  # Activation('softmax'), Dense(activation='softmax'), Softmax: vs_softmax / vs_argmax
     'VSPositionalEncoding': PositionalEncodingUnit.from_layer,  # vhdlspartan.layers.QPositionalEncoding
@@ -39,8 +42,8 @@ ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, sigmoid, tanh, elu, hard_sigmoid; quantized_relu, quantized_bits, quantized_sigmoid, '
-    'quantized_tanh), ReLU, LeakyReLU, PReLU, ELU, Add, BatchNormalization/QBatchNormalization, '
-    'GlobalAveragePooling1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
+    'quantized_tanh), ReLU, LeakyReLU, PReLU, ELU, Add, Subtract, Multiply, Average, Maximum, Minimum (two tensors of equal shape), BatchNormalization/QBatchNormalization, '
+    'GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and AveragePooling1D (padding \'valid\'; average: pool size a power of 2), Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
     'LayerNormalization (last axis of 3-D input), Softmax/Activation(\'softmax\') (last axis of 2-D and 3-D '
     'input; Implementation stable, latency, legacy or argmax), and '
     'vhdlspartan.layers QSoftmax, QPositionalEncoding, QMultiHeadSelfAttention, QLayerNormalization, '
