@@ -6,7 +6,7 @@ import hls4ml
 import numpy as np
 import pytest
 import tensorflow as tf
-from qkeras import QActivation, QDense, quantized_bits, quantized_sigmoid, quantized_tanh
+from qkeras import QActivation, QDense, quantized_bits, quantized_relu, quantized_sigmoid, quantized_tanh
 
 from conftest import convert, grid_inputs, randomize
 from vhdlspartan.errors import UnsupportedError
@@ -165,6 +165,7 @@ def sim_model():
     h = L.Activation('sigmoid', name='sig')(h)
     h = L.Activation('hard_sigmoid', name='hsig')(h)
     h = qkeras_chain(QActivation(quantized_bits(8, 2), name='q_mid')(h), '_q')
+    h = L.Activation('tanh', name='tanh_u')(QActivation(quantized_relu(6, 2), name='relu_q')(h))  # unsigned input
     model = randomize(tf.keras.Model(x, h), seed=9)
     model.get_layer('prelu').set_weights([np.tile(np.linspace(-0.5, 0.6, 4), (2, 1))])
     return model
@@ -177,7 +178,8 @@ def test_activations_ghdl_bit_exact_and_synthesis(tmp_path):
     hm = convert(sim_model(), tmp_path)
     design = hm._vhdlspartan_design
     kinds = [type(u).__name__ for u in design.units]
-    assert kinds.count('TableActivationUnit') == 5 and kinds.count('PwlActivationUnit') == 6
+    assert kinds.count('TableActivationUnit') == 6 and kinds.count('PwlActivationUnit') == 6
+    assert not next(u for u in design.units if u.layer_name == 'tanh_u').x.type.signed
     prelu = next(u for u in design.units if u.layer_name == 'prelu')
     assert prelu.a_codes.size == 4 and prelu.x.depth == 8  # one slope per channel, read twice
     x = grid_inputs(hm, 300, seed=8)
@@ -200,7 +202,7 @@ def test_generated_vhdl_is_deterministic(tmp_path):
         texts.append({p.name: p.read_text() for p in vhdl})
     assert texts[0] == texts[1]
     assert any('vs_table_map' in t for t in texts[0].values()) and any('vs_pwl' in t for t in texts[0].values())
-    assert sum('_tab_rom' in name or '_alpha_rom' in name for name in texts[0]) == 6  # 5 tables, 1 slope ROM
+    assert sum('_tab_rom' in name or '_alpha_rom' in name for name in texts[0]) == 7  # 6 tables, 1 slope ROM
 
 
 def _expect(tmp_path, match, model, cfg_edit=None):
