@@ -1,0 +1,134 @@
+"""Calibrate the resource and timing model of vs_merge and vs_pool from a handful of small
+synthesized designs (the random sweep of calibrate.py draws neither).
+
+    python -m vhdlspartan.resource_model.calibrate_merge_pool   # synthesize, append, refit these kinds only
+
+Each design (two per-step QDense branches, every merge op, max/average/global max pooling;
+widths varied) is converted and synthesized like a sweep design; only its vs_merge and vs_pool
+records are appended to calibration_records.jsonl (seeds 39100+). Then only the 'vs_merge' and
+'vs_pool' entries of coefficients.json (and their '_timing' figures) are refitted from every
+current record of theirs. The read-modify-write of both files holds /tmp/resource_model.lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .calibrate import RECORDS, RESULT_RESOURCES, current_records, load_designs, source_hash
+
+KINDS = ('vs_merge', 'vs_pool')
+SEED0 = 39100
+LOCK = Path('/tmp/resource_model.lock')
+# (time steps, features, branch a (bits, integer), branch b (bits, integer), merge result precision)
+DESIGNS = (
+    (8, 3, (6, 2), (5, 1), 'fixed<16,8,RND_CONV,SAT>'),
+    (16, 5, (8, 3), (4, 1), 'fixed<10,5,RND_CONV,SAT>'),
+    (8, 2, (10, 4), (9, 3), 'fixed<20,10,TRN,WRAP>'),
+)
+
+
+def merge_pool_model(steps: int, feats: int, qa: tuple, qb: tuple, seed: int):
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits
+
+    L = tf.keras.layers
+    x = tf.keras.Input((steps, feats), name='x')
+    h = QActivation(quantized_bits(8, 2), name='q_in')(x)
+    qw = quantized_bits(6, 0, alpha=1)
+    a = QActivation(quantized_bits(*qa), name='qa')(QDense(feats, kernel_quantizer=qw, bias_quantizer=qw, name='da')(h))
+    b = QActivation(quantized_bits(*qb), name='qb')(QDense(feats, kernel_quantizer=qw, bias_quantizer=qw, name='db')(h))
+    m = [getattr(L, c)(name=c.lower())([a, b]) for c in ('Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum')]
+    m = [QActivation(quantized_bits(8, 3), name=f'm{k}_q')(t) for k, t in enumerate(m)]
+    p1 = L.MaxPooling1D(2, name='mp')(m[0])
+    p2 = L.AveragePooling1D(2, name='ap')(m[1])
+    p3 = L.AveragePooling1D(4, strides=2, name='ap4')(m[2])
+    g = [L.GlobalMaxPooling1D(name=f'g{k}')(t) for k, t in enumerate((p1, p2, p3, m[3], m[4]))]
+    y = L.Add(name='s1')([L.Add(name='s0')([g[0], g[1]]), L.Add(name='s2')([g[2], L.Add(name='s3')([g[3], g[4]])])])
+    model = tf.keras.Model(x, QActivation(quantized_bits(8, 3), name='out')(y))
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.normal(size=w.shape) * 0.5 for w in layer.get_weights()])
+    return model
+
+
+def synth_design(k: int, out_root: str, spec: tuple | None = None) -> dict:
+    """Design k of DESIGNS (or `spec`) synthesized: its vs_merge and vs_pool records."""
+    import hls4ml
+
+    from ..vhdl_backend.design import lower
+    from ..vhdl_backend.synthesis import inclusive_cells, instance_modules, resources_of
+    from .components import design_components
+
+    steps, feats, qa, qb, merge_t = spec or DESIGNS[k]
+    model = merge_pool_model(steps, feats, qa, qb, SEED0 + k)
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
+    cfg['LayerName']['x']['Precision']['result'] = 'fixed<8,3,RND_CONV,SAT>'
+    for name in ('subtract', 'multiply', 'average', 'maximum', 'minimum', 'ap', 'ap4'):
+        cfg['LayerName'][name]['Precision']['result'] = merge_t
+    out = Path(out_root) / f'merge_pool{k}'
+    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(out))
+    report = hm.build(synth=True)
+    design = lower(hm)
+    stat = json.loads((out / 'synth' / 'stat.json').read_text())
+    cells = inclusive_cells(stat)
+    mods = instance_modules((out / 'synth' / 'top.v').read_text(), design.project)
+    per_unit = report['synth']['timing']['per_unit']
+    records = []
+    for comp in design_components(design):
+        if comp.kind not in KINDS:
+            continue
+        measured = resources_of(cells[mods[comp.label]])
+        timing = per_unit.get(comp.label, {})
+        records.append({'kind': comp.kind, 'params': comp.params, 'count': 1,
+                        'cells': {r: measured[r] for r in RESULT_RESOURCES},
+                        'source': source_hash(comp.kind, out / 'vhdl'),
+                        **({'delay_ns': timing['delay_ns'], 'levels': timing['levels']} if timing else {})})  # fmt: skip
+    return {'seed': SEED0 + k, 'kind_only': ','.join(KINDS), 'records': records,
+            'total': {r: report['synth'][r] for r in RESULT_RESOURCES}, 'latches': report['synth']['latches']}  # fmt: skip
+
+
+def refit(records_path: Path = RECORDS, coefficients_path: Path | None = None) -> dict:
+    """Refit the vs_merge and vs_pool entries of coefficients.json from their current records."""
+    from .estimate import COEFFICIENTS, fit, fit_timing
+
+    path = coefficients_path or COEFFICIENTS
+    coeffs = json.loads(path.read_text())
+    fitted = {}
+    for kind in KINDS:
+        records = [r for r in current_records(load_designs(records_path)) if r['kind'] == kind]
+        if not records:
+            raise SystemExit(f'no current {kind} records in {records_path}')
+        coeffs[kind] = fit(records)[kind]
+        coeffs.setdefault('_timing', {})[kind] = fit_timing(records)[kind]
+        fitted[kind] = {**coeffs[kind], '_timing': coeffs['_timing'][kind]}
+    path.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
+    return fitted
+
+
+def main(argv=None):
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+    with tempfile.TemporaryDirectory() as tmp:
+        designs = [synth_design(k, tmp) for k in range(len(DESIGNS))]
+    LOCK.touch(exist_ok=True)
+    with open(LOCK) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        seeds = {d['seed'] for d in designs}
+        kept = [d for d in load_designs(RECORDS) if d['seed'] not in seeds]  # a rerun replaces its designs
+        RECORDS.write_text(''.join(json.dumps(d) + '\n' for d in kept + designs))
+        fitted = refit()
+    for d in designs:
+        print(d['seed'], d['total'], 'latches', d['latches'])
+        for rec in d['records']:
+            print(rec['kind'], rec['params'], rec['cells'], rec.get('delay_ns'), rec.get('levels'))
+    print(json.dumps(fitted, indent=1), file=sys.stdout)
+
+
+if __name__ == '__main__':
+    main()
