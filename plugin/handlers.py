@@ -206,3 +206,27 @@ def register_handlers():
     for keras_name, handler in KERAS_HANDLERS.items():
         if keras_name not in get_supported_keras_layers():
             register_keras_v2_layer_handler(keras_name, handler)
+
+
+CONV1D_LAYERS = ('Conv1D', 'QConv1D', 'SeparableConv1D', 'QSeparableConv1D', 'DepthwiseConv1D')
+
+
+def keep_conv_dilation():
+    """hls4ml 1.3's Keras Conv1D parsers drop `dilation_rate` (and size the output as if it were 1):
+    wrap them so the layer carries attribute 'dilation', which the lowering refuses unless 1. Called
+    by the backend's create_initial_config, once hls4ml has registered its own parsers."""
+    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
+
+    handlers = get_layer_handlers()
+    for name in CONV1D_LAYERS:
+        parse = handlers.get(name)
+        if parse is None or getattr(parse, 'keeps_dilation', False):
+            continue
+
+        def with_dilation(keras_layer, *args, _parse=parse, **kwargs):
+            layer, shape = _parse(keras_layer, *args, **kwargs)
+            layer['dilation'] = int(keras_layer['config'].get('dilation_rate', (1,))[0])
+            return layer, shape
+
+        with_dilation.keeps_dilation = True
+        handlers[name] = with_dilation

@@ -83,15 +83,17 @@ class EngineJob:
         """The result codes of exact sums acc (at prod_frac) and bias codes (at b_type.frac),
         through the fused activation when there is one."""
         codes = cast_sum(acc, self.prod_frac, bias, self.b_type.frac, self.dense_type, self.out_shift_extra)
-        return codes if self.post is None else self.post.map_codes(codes)
+        return codes if self.post is None or self._unfused else self.post.map_codes(codes)
+
+    _unfused = False  # dense_codes: stop at the product's own type (not a dataclass field)
 
     def dense_codes(self, env):
         """The product's own result (before a fused activation), for hls4ml's trace."""
-        post, self.post = self.post, None
+        self._unfused = True
         try:
             return self.emulate(env)
         finally:
-            self.post = post
+            self._unfused = False
 
     # -- schedule ----------------------------------------------------------------------
     @property
@@ -204,6 +206,28 @@ class EngineJob:
         return Emitted(signals, body, roms)
 
 
+def conv1d_geometry(layer, in_shape, what: str) -> tuple:
+    """(rows, n_in, x_row) of a Conv1D over (time, channels) as the controller runs it: output step t
+    is a Dense over the K * C consecutive input elements from t * S * C on (the window of taps k and
+    channels c, k * C + c; hls4ml's weights are (K, C, F) in that order). 'valid' padding only, so
+    every window lies inside the input and the controller's row stride X_T = S * C is all it needs."""
+    k, s, pad = layer.get_attr('filt_width'), layer.get_attr('stride_width'), (layer.get_attr('pad_left'),
+                                                                                 layer.get_attr('pad_right'))
+    dilation = layer.get_attr('dilation', 1)
+    supported = "supported: Conv1D/QConv1D on (time, channels), channels_last, any kernel and stride, padding 'valid'"
+    if len(in_shape) != 2 or layer.get_attr('data_format', 'channels_last') != 'channels_last':
+        raise UnsupportedError(f'{what}: input shape {in_shape} ({layer.get_attr("data_format")}); {supported}')
+    if dilation != 1:
+        raise UnsupportedError(f'{what}: dilation_rate {dilation} is not supported; {supported}, dilation 1')
+    if pad != (0, 0):
+        raise UnsupportedError(f'{what}: padding {pad} (left, right) is not supported; {supported}')
+    t_in, c = in_shape
+    t_out = (t_in - k) // s + 1
+    if t_out != layer.get_output_variable().shape[0]:
+        raise UnsupportedError(f'{what}: {layer.get_output_variable().shape[0]} output steps, expected {t_out}')
+    return t_out, k * c, s * c
+
+
 @dataclass
 class DenseUnit(EngineJob):
     """A Dense layer: weights and biases from ROMs."""
@@ -221,6 +245,7 @@ class DenseUnit(EngineJob):
     weights: np.ndarray  # (n_in, n_out) ints
     bias: np.ndarray  # (n_out,) ints
     w_storage: str
+    x_row: int = 0  # input elements between two rows' windows (a Conv1D's stride x channels); 0: n_in
 
     @classmethod
     def from_layer(cls, layer, design):
@@ -233,14 +258,8 @@ class DenseUnit(EngineJob):
                                        'supported: (features) or (time, features)')  # fmt: skip
             n_t, n_in = ([1] + in_shape)[-2:]
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
-        else:  # a Conv1D of kernel 1: a Dense per time step
-            geometry = [layer.get_attr(k) for k in ('filt_width', 'stride_width', 'pad_left', 'pad_right')]
-            if len(in_shape) != 2 or geometry != [1, 1, 0, 0]:
-                raise UnsupportedError(
-                    f'{what}: convolutions are not supported (kernel, stride, padding = {geometry[0]}, '
-                    f'{geometry[1]}, {geometry[2:]}); supported: Dense, also per time step on (time, features) input'
-                )
-            n_t, n_in = in_shape
+        else:  # a Conv1D: a Dense per output step over its window of the input (conv1d_geometry)
+            n_t, n_in, x_row = conv1d_geometry(layer, in_shape, what)
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
         n_out = weights.shape[1]
         w_type, w_codes = weight_codes(layer.weights['weight'], f'{what} weight')
@@ -267,11 +286,15 @@ class DenseUnit(EngineJob):
             bias=bias,
             w_storage=design.storage(layer, 'weight', n_in * n_out * w_type.width),
         )
+        if layer.class_name != 'Dense':
+            unit.x_row = x_row
         unit.check_accumulator(what)
         return unit
 
     def emulate(self, env):
-        x = env[self.x.name].reshape(-1, self.n_t, self.n_in)
+        x = env[self.x.name]
+        # row t reads x[t * X_T + i], i < n_in: consecutive rows for a Dense, sliding windows for a Conv1D
+        x = x[:, np.arange(self.n_t)[:, None] * self.geometry()['X_T'] + np.arange(self.n_in)]
         return self.cast(np.matmul(x, self.weights), self.bias).reshape(x.shape[0], -1)  # int64: exact
 
     # -- VHDL --------------------------------------------------------------------------
@@ -293,7 +316,7 @@ class DenseUnit(EngineJob):
         return w_rom, b_rom
 
     def geometry(self) -> dict:
-        return dict(X_T=self.n_in, X_H=0, W_G=self.n_in, W_H=0, W_SI=1, Y_H=0,
+        return dict(X_T=self.x_row or self.n_in, X_H=0, W_G=self.n_in, W_H=0, W_SI=1, Y_H=0,
                     Y_T=self.n_out // self.y.banks if self.y.bank_mode == BANK_BY_COLUMN else self.n_out)  # fmt: skip
 
     def operand_widths(self):

@@ -1,0 +1,104 @@
+"""Conv1D / QConv1D on the shared engine: a Dense per output step over its window of the input."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import convert, grid_inputs
+from ghdl_runner import needs_ghdl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from qkeras import QActivation, QConv1D, QDense, quantized_bits, quantized_relu
+
+from vhdlspartan.errors import UnsupportedError
+
+Q = quantized_bits(6, 0, alpha=1)
+
+
+def conv_model(steps=16, channels=3, filters=5, kernel=3, stride=1, seed=0, **conv_kw):
+    """QConv1D -> ReLU -> QConv1D(relu fused) -> Flatten -> QDense: every tensor quantized."""
+    x = tf.keras.Input((steps, channels), name='x')
+    h = QActivation(quantized_bits(8, 2), name='q_in')(x)
+    h = QConv1D(filters, kernel, strides=stride, kernel_quantizer=Q, bias_quantizer=Q, name='c1', **conv_kw)(h)
+    h = QActivation(quantized_relu(8, 3), name='r1')(h)
+    h = QConv1D(4, 2, kernel_quantizer=Q, bias_quantizer=Q, activation=quantized_relu(8, 3), name='c2')(h)
+    h = QDense(2, kernel_quantizer=Q, bias_quantizer=Q, name='d')(tf.keras.layers.Flatten(name='flat')(h))
+    model = tf.keras.Model(x, QActivation(quantized_bits(10, 4), name='out')(h))
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.normal(size=w.shape) * 0.5 for w in layer.get_weights()])
+    return model
+
+
+def numpy_conv(x, w, b, stride):
+    """The convolution written out directly (valid padding): y[t, f] = sum_k,c x[t*S + k, c] w[k, c, f] + b[f]."""
+    k = w.shape[0]
+    t_out = (x.shape[1] - k) // stride + 1
+    return np.stack([np.einsum('nkc,kcf->nf', x[:, t * stride : t * stride + k], w) for t in range(t_out)], 1) + b
+
+
+@pytest.fixture(scope='module')
+def strided(tmp_path_factory):
+    model = conv_model(kernel=4, stride=2)
+    return model, convert(model, tmp_path_factory.mktemp('conv'), lanes=3)
+
+
+def test_strided_conv_equals_qkeras_and_the_direct_convolution(strided):
+    model, hm = strided
+    x = grid_inputs(hm, 400, seed=1)
+    y = model.predict(x, verbose=0)
+    assert np.array_equal(y, hm.predict(x)) and np.abs(y).max() > 0.5
+    units = {u.layer_name: u for u in hm._vhdlspartan_design.units}
+    c1 = units['c1']
+    assert (c1.n_t, c1.n_in, c1.geometry()['X_T']) == (7, 12, 6)  # 7 windows of 4 x 3, 2 steps (6 elements) apart
+    # the layer's output against the convolution written out, before any rounding
+    _, traced = hm.trace(x)
+    layer = model.get_layer('c1')
+    x_in = tf.keras.Model(model.input, model.get_layer('q_in').output).predict(x, verbose=0)
+    w = np.asarray(layer.kernel_quantizer_internal(layer.kernel)), np.asarray(layer.bias_quantizer_internal(layer.bias))
+    conv = numpy_conv(x_in, *w, stride=2)
+    np.testing.assert_array_equal(np.asarray(traced['c1']).reshape(conv.shape), conv)  # the exact sums
+    relu = np.clip(np.round(np.maximum(conv, 0) * 32) / 32, 0, 8 - 1 / 32)  # r1, fused into c1's write-back
+    np.testing.assert_array_equal(np.asarray(traced['r1']).reshape(relu.shape), relu)
+
+
+@needs_ghdl
+@pytest.mark.slow
+def test_strided_conv_ghdl_equals_predict(strided):
+    _, hm = strided
+    report = hm.build(sim=True, x=grid_inputs(hm, 300, seed=2))
+    assert report['sim']['bit_exact'] and report['sim']['cycles'] == report['cycles_estimated']
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.integers(4, 12), channels=st.integers(1, 4), filters=st.integers(1, 6), kernel=st.integers(1, 4),
+       stride=st.integers(1, 3), lanes=st.integers(1, 4))  # fmt: skip
+def test_conv_shapes_equal_qkeras(tmp_path_factory, steps, channels, filters, kernel, stride, lanes):
+    if (steps - kernel) // stride + 1 < 2:  # c2 (kernel 2) needs two steps
+        steps = kernel + stride
+    model = conv_model(steps, channels, filters, kernel, stride, seed=steps * 7 + kernel)
+    hm = convert(model, tmp_path_factory.mktemp('conv_prop'), lanes=lanes)
+    x = grid_inputs(hm, 60, seed=lanes)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), hm.predict(x))
+
+
+@pytest.mark.parametrize('kw, message', [
+    ({'padding': 'same'}, r"layer 'c1' \(Conv1D\): padding \(1, 1\) \(left, right\) is not supported; supported: .*'valid'"),
+    ({'dilation_rate': 2}, r"layer 'c1' \(Conv1D\): dilation_rate 2 is not supported"),
+])  # fmt: skip
+def test_unsupported_conv_options_are_refused(tmp_path, kw, message):
+    with pytest.raises(UnsupportedError, match=message):
+        convert(conv_model(**kw), tmp_path)
+    assert not any((tmp_path / 'prj').rglob('*.vhd'))
+
+
+@pytest.mark.slow
+def test_strided_conv_synthesizes_to_the_estimate(strided):
+    """The same controller, with the row stride of a window: no latches, the timing budget met (conftest),
+    and the calibrated estimate holds on this held-out design."""
+    _, hm = strided
+    syn = hm.build(synth=True)['synth']
+    assert syn['latches'] == 0
+    err = syn['estimate_error']
+    assert abs(err['LUT']) < 0.08 and abs(err['FF']) < 0.08, err
+    assert syn['BRAM18'] == syn['estimate']['BRAM18'] and syn['DSP'] == syn['estimate']['DSP']
