@@ -102,3 +102,42 @@ def test_strided_conv_synthesizes_to_the_estimate(strided):
     err = syn['estimate_error']
     assert abs(err['LUT']) < 0.08 and abs(err['FF']) < 0.08, err
     assert syn['BRAM18'] == syn['estimate']['BRAM18'] and syn['DSP'] == syn['estimate']['DSP']
+
+
+def separable_model(seed=4):
+    """QSeparableConv1D (hls4ml splits it into a DepthwiseConv1D and a pointwise Conv1D) and a Keras
+    DepthwiseConv1D with depth multiplier 2 whose weights lie on the 1/16 grid (exact at fixed<12,4>)."""
+    from qkeras import QSeparableConv1D
+
+    x = tf.keras.Input((12, 3), name='x')
+    h = QActivation(quantized_bits(8, 2), name='q_in')(x)
+    h = QSeparableConv1D(4, 3, strides=2, depthwise_quantizer=Q, pointwise_quantizer=Q, bias_quantizer=Q,
+                         name='sep')(h)  # fmt: skip
+    h = QActivation(quantized_relu(8, 3), name='r1')(h)
+    h = tf.keras.layers.DepthwiseConv1D(2, depth_multiplier=2, name='dw')(h)
+    h = QActivation(quantized_bits(10, 4), name='q_dw')(h)
+    model = tf.keras.Model(x, tf.keras.layers.Flatten(name='flat')(h))
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([np.round(rng.normal(size=w.shape) * 8) / 16 for w in layer.get_weights()])
+    return model
+
+
+def test_separable_and_depthwise_conv_equal_keras(tmp_path):
+    model = separable_model()
+    hm = convert(model, tmp_path, lanes=2)
+    units = {u.layer_name: u for u in hm._vhdlspartan_design.units}
+    dw = units['dw']  # (K * C, C * M) = (8, 8), block diagonal: output channel c * 2 + m reads channel c only
+    assert dw.weights.shape == (8, 8) and np.count_nonzero(dw.weights.reshape(2, 4, 4, 2)[:, [0, 1, 2, 3], [1, 2, 3, 0]]) == 0
+    x = grid_inputs(hm, 300, seed=3)
+    y = model.predict(x, verbose=0)
+    assert np.array_equal(y, hm.predict(x)) and np.abs(y).max() > 0.5
+
+
+@needs_ghdl
+@pytest.mark.slow
+def test_separable_conv_ghdl_equals_predict(tmp_path):
+    hm = convert(separable_model(), tmp_path, lanes=2)
+    report = hm.build(sim=True, x=grid_inputs(hm, 200, seed=4))
+    assert report['sim']['bit_exact'] and report['sim']['cycles'] == report['cycles_estimated']

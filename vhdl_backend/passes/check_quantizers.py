@@ -15,7 +15,8 @@ ALPHAS_SUPPORTED = (None, 1, 1.0, 'auto_po2')
 
 class CheckQuantizers(OptimizerPass):
     def match(self, node):
-        return any(node.get_attr(a) is not None for a in ('weight_quantizer', 'bias_quantizer', 'activation_quantizer'))
+        attrs = ('weight_quantizer', 'depthwise_quantizer', 'pointwise_quantizer', 'bias_quantizer', 'activation_quantizer')
+        return any(node.get_attr(a) is not None for a in attrs)
 
     def transform(self, model, node):
         check_quantizers(node)
@@ -24,7 +25,7 @@ class CheckQuantizers(OptimizerPass):
 
 def check_quantizers(layer):
     what = f'layer {layer.name!r} ({layer.class_name})'
-    for attr in ('weight_quantizer', 'bias_quantizer'):
+    for attr in ('weight_quantizer', 'depthwise_quantizer', 'pointwise_quantizer', 'bias_quantizer'):
         quantizer = layer.get_attr(attr)
         if quantizer is None or not hasattr(quantizer, 'qkeras_config'):
             continue

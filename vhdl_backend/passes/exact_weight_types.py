@@ -33,7 +33,8 @@ class ExactWeightTypes(OptimizerPass):
             new = WeightVariable(var.name, var.type.name, precision, data, quantizer=var.quantizer)
             new.data_unquantized = getattr(var, 'data_unquantized', data)
             node.set_attr(name, new)
-            quantizer = node.get_attr(QUANTIZER_ATTR.get(name, ''))
+            quantizer = node.get_attr(QUANTIZER_ATTR.get(name, '')) or (
+                node.get_attr('depthwise_quantizer') if name == 'weight' else None)  # a DepthwiseConv1D's
             if quantizer is not None and hasattr(quantizer, 'hls_type'):
                 quantizer.hls_type = precision  # what infer_precision_types reads for weight_t / bias_t
             if name in ('weight', 'bias') and f'{name}_t' in node.types:

@@ -6,6 +6,7 @@ from .attention import lower_attention
 from .add import AddUnit
 from .batchnorm import BatchNormUnit
 from .dense import DenseUnit
+from .gather import GatherUnit
 from .layernorm import lower_keras_layer_norm, lower_layer_norm
 from .merge import lower_merge
 from .pool1d import PoolUnit, lower_global_pooling
@@ -17,7 +18,8 @@ from .softmax import SoftmaxUnit, is_keras_softmax, lower_softmax
 UNIT_FOR_LAYER = {
     'Dense': DenseUnit.from_layer,
     'PointwiseConv1D': DenseUnit.from_layer,  # hls4ml's rewrite of a Dense over (time, features)
-    'Conv1D': DenseUnit.from_layer,  # the same rewrite before a backend specialises it; kernel 1 only
+    'Conv1D': DenseUnit.from_layer,  # a Dense per output step over its window (dense.conv1d_geometry)
+    'DepthwiseConv1D': DenseUnit.from_layer,  # as a Conv1D with a block-diagonal kernel
     'Activation': lower_activation,  # relu, linear (vs_map); sigmoid, tanh (vs_table_map)
     'ParametrizedActivation': lower_activation,  # LeakyReLU (vs_pwl), ELU (vs_table_map)
     'PReLU': lower_activation,  # vs_pwl, a slope ROM
@@ -29,6 +31,9 @@ UNIT_FOR_LAYER = {
     'Add': AddUnit.from_layer,
     'GlobalPooling1D': lower_global_pooling,  # Average (vs_gavg), Max (vs_pool)
     'Pooling1D': PoolUnit.from_layer,  # MaxPooling1D, AveragePooling1D (vs_pool)
+    'Concatenate': GatherUnit.from_layer,  # feature or time axis (vs_gather)
+    'Resize': GatherUnit.from_layer,  # UpSampling1D (vs_gather)
+    'ZeroPadding1D': GatherUnit.from_layer,  # vs_gather
     'VSSoftmax': SoftmaxUnit.from_layer,  # vhdlspartan.layers.QSoftmax
     'Softmax': lower_softmax,  # Activation('softmax'), Dense(activation='softmax'), Softmax: vs_softmax / vs_argmax
     'VSPositionalEncoding': PositionalEncodingUnit.from_layer,  # vhdlspartan.layers.QPositionalEncoding
@@ -43,7 +48,7 @@ KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
     '(relu, linear, sigmoid, tanh, elu, hard_sigmoid; quantized_relu, quantized_bits, quantized_sigmoid, '
     'quantized_tanh), ReLU, LeakyReLU, PReLU, ELU, Add, Subtract, Multiply, Average, Maximum, Minimum (two tensors of equal shape), BatchNormalization/QBatchNormalization, '
-    'GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and AveragePooling1D (padding \'valid\'; average: pool size a power of 2), Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
+    'GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and AveragePooling1D (padding \'valid\'; average: pool size a power of 2), Concatenate (feature or time axis), UpSampling1D, ZeroPadding1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '
     'LayerNormalization (last axis of 3-D input), Softmax/Activation(\'softmax\') (last axis of 2-D and 3-D '
     'input; Implementation stable, latency, legacy or argmax), and '
     'vhdlspartan.layers QSoftmax, QPositionalEncoding, QMultiHeadSelfAttention, QLayerNormalization, '

@@ -228,6 +228,18 @@ def conv1d_geometry(layer, in_shape, what: str) -> tuple:
     return t_out, k * c, s * c
 
 
+def block_diagonal(codes: np.ndarray, k: int, c: int) -> np.ndarray:
+    """A DepthwiseConv1D's kernel (K, C, M) as a Conv1D's (K * C, C * M): output channel c * M + m
+    (Keras' order) reads only input channel c. The zeros cost multiply-accumulates and ROM words,
+    not exactness; a per-channel address step in the controller would avoid them."""
+    codes = codes.reshape(k, c, -1)
+    m = codes.shape[2]
+    full = np.zeros((k, c, c * m), dtype=np.int64)
+    for ch in range(c):
+        full[:, ch, ch * m : (ch + 1) * m] = codes[:, ch, :]
+    return full.reshape(k * c, c * m)
+
+
 @dataclass
 class DenseUnit(EngineJob):
     """A Dense layer: weights and biases from ROMs."""
@@ -261,8 +273,10 @@ class DenseUnit(EngineJob):
         else:  # a Conv1D: a Dense per output step over its window of the input (conv1d_geometry)
             n_t, n_in, x_row = conv1d_geometry(layer, in_shape, what)
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
-        n_out = weights.shape[1]
         w_type, w_codes = weight_codes(layer.weights['weight'], f'{what} weight')
+        if layer.class_name == 'DepthwiseConv1D':  # hls4ml's split of a SeparableConv1D too
+            weights = w_codes = block_diagonal(w_codes, layer.get_attr('filt_width'), layer.get_attr('n_chan'))
+        n_out = weights.shape[1]
         bias_var = layer.weights.get('bias')
         if bias_var is not None:
             b_type, bias = weight_codes(bias_var, f'{what} bias')
