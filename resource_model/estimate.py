@@ -194,6 +194,11 @@ def features(kind: str, p: dict) -> dict:
         lut_mult = as_w * bs_w if p['OP'] == 1 and not multiplier_dsps(as_w, bs_w) else 0
         return {'one': 1, 'ops_w': as_w + bs_w, 'v_w': v_w, 'y_w': p['Y_W'], 'aw': p['AW'], 'lut_mult': lut_mult,
                 'select_w': v_w * (p['OP'] >= 3), **requant_features(v_w, p['SHIFT'], p)}  # fmt: skip
+    if kind == 'vs_gather':  # counters and their compares, two address steppers, the select, the cast
+        v_w = max(p['A_W'] + p['A_SHIFT'], p['B_W'] + p['B_SHIFT']) + 1
+        return {'one': 1, 'v_w': v_w, 'y_w': p['Y_W'], 'aw': p['AAW'] + p['BAW'], 'yaw': p['YAW'],
+                'counters': bits(p['OUT_T'] - 1) + bits(p['OUT_C'] - 1) + bits(p['REP'] - 1),
+                'rep_aw': p['AAW'] * (p['REP'] > 1), **requant_features(v_w, p['SHIFT'], p)}  # fmt: skip
     if kind == 'vs_pool':  # the address steppers, the running max (compare-select) or sum, the cast
         return {'one': 1, 'acc_w': p['ACC_W'], 'y_w': p['Y_W'], 'aw': p['AW'], 'yaw': p['YAW'],
                 'counters': bits(p['P'] - 1) + bits(p['C'] - 1) + bits(p['NO'] - 1), 'max_w': p['ACC_W'] * (p['OP'] == 0),

@@ -1,6 +1,7 @@
-"""Element-wise merges (Subtract, Multiply, Average, Maximum, Minimum: vs_merge) and 1-D pooling
-(MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D: vs_pool): QKeras == predict on grid inputs,
-one GHDL simulation and synthesis of a model holding all of them, and the refusals."""
+"""Element-wise merges (Subtract, Multiply, Average, Maximum, Minimum: vs_merge), 1-D pooling
+(MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D: vs_pool) and data movement (Concatenate,
+UpSampling1D, ZeroPadding1D: vs_gather): QKeras == predict on grid inputs, one GHDL simulation and
+synthesis of a model holding all of them, and the refusals."""
 
 import hls4ml
 import numpy as np
@@ -37,6 +38,15 @@ def all_layers_model():
     g3 = L.GlobalMaxPooling1D(name='gmax3')(p4)
     y = q(8, 3, 'y_q')(L.Multiply(name='mul2')([q(6, 2, 'g_q')(L.Subtract(name='sub2')([g1, g2])), g3]))
     y = q(8, 3, 'out')(L.Average(name='avg2')([y, L.Maximum(name='max2')([g1, g3])]))
+    # data movement (vs_gather)
+    c1 = L.Concatenate(name='cat_f')([a, b])  # (8, 6), feature axis, two input types
+    c2 = L.Concatenate(axis=1, name='cat_t')([p1, p2])  # (8, 3), time axis
+    u = L.UpSampling1D(2, name='up')(p1)  # (8, 3)
+    z = L.ZeroPadding1D((1, 2), name='zp')(m['Minimum'])  # (11, 3)
+    s3 = L.Add(name='s3')([c2, u])
+    gs = [L.GlobalMaxPooling1D(name=f'gmax_{k}')(t) for k, t in enumerate((c1, s3, z))]
+    y = L.Concatenate(name='cat_out')([y, *gs[:1]])
+    y = L.Concatenate(name='cat_out2')([y, L.Concatenate(name='cat_out3')(gs[1:])])  # (15,)
     return randomize(tf.keras.Model(x, y), seed=5)
 
 
@@ -68,6 +78,8 @@ def test_units_lowered(converted):
     assert type(units['s1']).__name__ == 'AddUnit'  # Add stays on vs_add
     assert (units['ap4'].pool, units['ap4'].stride, units['ap4'].outs) == (4, 2, 3)
     assert (units['gmax1'].op, units['gmax1'].pool, units['gmax1'].outs) == ('max', 8, 1)
+    assert [type(units[n]).__name__ for n in ('cat_f', 'cat_t', 'up', 'zp', 'cat_out')] == ['GatherUnit'] * 5
+    assert (units['up'].rep, units['zp'].a_rows, units['zp'].out_t) == (2, (1, 9), 11)
 
 
 def test_qkeras_equals_predict(converted):
@@ -76,7 +88,7 @@ def test_qkeras_equals_predict(converted):
     x = grid_inputs(hm, 400, seed=3)
     np.testing.assert_array_equal(hm.predict(x).reshape(len(x), -1), model.predict(x, verbose=0).reshape(len(x), -1))
     # every intermediate merge/pool output too, through the quantizer that follows it in Keras
-    names = [c.lower() + '_q' for c in MERGES] + ['mp_q', 'ap_q', 'ap4_q']
+    names = [c.lower() + '_q' for c in MERGES] + ['mp_q', 'ap_q', 'ap4_q', 'cat_f', 'cat_t', 'up', 'zp']
     sub = tf.keras.Model(model.input, [model.get_layer(n).output for n in names])
     design = hm._vhdlspartan_design
     q_in = np.round(x.reshape(len(x), -1) * 2**design.input.type.frac).astype(np.int64)  # x is on the input grid
@@ -105,18 +117,28 @@ def test_emulation_matches_numpy_reference():
 
 @pytest.mark.slow
 def test_ghdl_bit_exact_and_synthesis(converted, tmp_path):
-    """GHDL == predict on 300 grid inputs, cycles == the schedule's formula; synthesized without
+    """GHDL == predict on 100 grid inputs (predict == QKeras on 400 above), cycles == the schedule's formula; synthesized without
     latches within the timing budget (conftest)."""
     _, hm = converted
     design = hm._vhdlspartan_design
-    report = hm.build(sim=True, synth=True, x=grid_inputs(hm, 300, seed=4))
+    report = hm.build(sim=True, synth=True, x=grid_inputs(hm, 100, seed=4))
     sim = report['sim']
-    assert sim['bit_exact'] and sim['mismatches'] == 0 and sim['samples'] == 300, sim['log']
+    assert sim['bit_exact'] and sim['mismatches'] == 0 and sim["samples"] == 100, sim['log']
     assert sim['cycles'] == sim['cycles_min'] == design.cycles()
     assert not sim['analysis_messages']
     syn = report['synth']
     assert syn['latches'] == 0
     assert syn['DSP'] == syn['estimate']['DSP']
+
+
+def test_generated_vhdl_is_deterministic(tmp_path):
+    texts = []
+    for k in range(2):
+        hm = convert(all_layers_model(), tmp_path / str(k))
+        hm.write()
+        texts.append({p.name: p.read_text() for p in sorted((tmp_path / str(k) / 'prj' / 'vhdl').glob('*.vhd'))})
+    assert texts[0] == texts[1]
+    assert all(any(f'entity work.{e}' in t for t in texts[0].values()) for e in ('vs_merge', 'vs_pool', 'vs_gather'))
 
 
 def _expect(tmp_path, match, model):
@@ -140,6 +162,10 @@ def test_refusals(tmp_path):
     x = tf.keras.Input((4, 3), name='x')
     h = q(8, 2, 'q_in')(x)
     _expect(tmp_path / 'c', r'a merge of a tensor with itself is not supported', tf.keras.Model(x, L.Multiply(name='m')([h, h])))
+    x = tf.keras.Input((4, 3), name='x')
+    h = q(8, 2, 'q_in')(x)
+    _expect(tmp_path / 'e', r'concatenating a tensor with itself is not supported',
+            tf.keras.Model(x, L.Concatenate(name='c')([h, h])))
     x = tf.keras.Input((4, 3), name='x')
     h = q(8, 2, 'q_in')(x)
     g = L.GlobalMaxPooling1D(name='g')(h)
