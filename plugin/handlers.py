@@ -230,3 +230,27 @@ def keep_conv_dilation():
 
         with_dilation.keeps_dilation = True
         handlers[name] = with_dilation
+
+
+def keep_relu_options():
+    """hls4ml 1.3's Keras ReLU parser drops `max_value`, `negative_slope` and `threshold` (a
+    ReLU(max_value=6) became a plain ReLU): wrap it so the layer carries them as relu_max_value,
+    relu_negative_slope and relu_threshold, which the lowering follows or refuses. Called with
+    keep_conv_dilation."""
+    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
+
+    handlers = get_layer_handlers()
+    parse = handlers.get('ReLU')
+    if parse is None or getattr(parse, 'keeps_relu_options', False):
+        return
+
+    def with_options(keras_layer, *args, _parse=parse, **kwargs):
+        layer, shape = _parse(keras_layer, *args, **kwargs)
+        cfg = keras_layer['config']
+        layer['relu_max_value'] = None if cfg.get('max_value') is None else float(cfg['max_value'])
+        layer['relu_negative_slope'] = float(cfg.get('negative_slope') or 0.0)
+        layer['relu_threshold'] = float(cfg.get('threshold') or 0.0)
+        return layer, shape
+
+    with_options.keeps_relu_options = True
+    handlers['ReLU'] = with_options

@@ -159,6 +159,7 @@ def sim_model():
     x = tf.keras.Input((2, 4), name='x')
     h = QActivation(quantized_bits(8, 2), name='q_in')(x)
     h = L.LeakyReLU(0.1, name='leaky')(h)
+    h = L.ReLU(max_value=0.75, negative_slope=0.125, name='relu_opts')(h)
     h = L.PReLU(name='prelu')(h)
     h = L.ELU(0.7, name='elu')(h)
     h = L.Activation('tanh', name='tanh')(h)
@@ -178,7 +179,7 @@ def test_activations_ghdl_bit_exact_and_synthesis(tmp_path):
     hm = convert(sim_model(), tmp_path)
     design = hm._vhdlspartan_design
     kinds = [type(u).__name__ for u in design.units]
-    assert kinds.count('TableActivationUnit') == 6 and kinds.count('PwlActivationUnit') == 6
+    assert kinds.count('TableActivationUnit') == 6 and kinds.count('PwlActivationUnit') == 7
     assert not next(u for u in design.units if u.layer_name == 'tanh_u').x.type.signed
     prelu = next(u for u in design.units if u.layer_name == 'prelu')
     assert prelu.a_codes.size == 4 and prelu.x.depth == 8  # one slope per channel, read twice
@@ -203,6 +204,29 @@ def test_generated_vhdl_is_deterministic(tmp_path):
     assert texts[0] == texts[1]
     assert any('vs_table_map' in t for t in texts[0].values()) and any('vs_pwl' in t for t in texts[0].values())
     assert sum('_tab_rom' in name or '_alpha_rom' in name for name in texts[0]) == 7  # 6 tables, 1 slope ROM
+
+
+def test_keras_relu_options(tmp_path):
+    """hls4ml 1.3 drops ReLU's max_value and negative_slope (a plain ReLU results); here they are
+    followed (vs_pwl), and a plain ReLU stays the fusable vs_map unit."""
+    x = tf.keras.Input((10,), name='x')
+    h = QActivation(quantized_bits(8, 2), name='q_in')(x)
+    a = L.ReLU(max_value=1.5, negative_slope=0.2, name='relu_opts')(h)
+    model = tf.keras.Model(x, L.ReLU(name='relu_plain')(L.Dense(6, name='d')(a)))
+    hm = convert(randomize(model, seed=10), tmp_path)
+    units = _units(hm)
+    assert type(units['relu_opts']).__name__ == 'PwlActivationUnit' and units['relu_opts'].clamp is not None
+    assert type(units['d']).__name__ == 'DenseUnit' and units['d'].post is not None  # plain ReLU fused as before
+    xs = grid_inputs(hm, 300, seed=11)
+    _, per_layer = hm.trace(xs)
+    want = np.clip(np.where(xs < 0, 0.2 * xs, xs), None, 1.5)
+    assert np.abs(per_layer['relu_opts'] - want).max() <= 4 * 0.2 * 2**-16 + 2**-10  # slope at 16 bits, result TRN
+    assert per_layer['relu_opts'].max() == 1.5 and per_layer['relu_opts'].min() < -0.5
+
+
+def test_relu_threshold_refused(tmp_path):
+    _expect(tmp_path, r"'act' \(ReLU\): threshold=0.5 is not supported; supported: threshold 0",
+            _one(L.ReLU(threshold=0.5, name='act')))  # fmt: skip
 
 
 def _expect(tmp_path, match, model, cfg_edit=None):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
-from .base import Emitted, Rom, WalkTiming, addr_width, generic_map, pack_words, rom_instance
+from .base import Emitted, Rom, WalkTiming, addr_width, configured_type, generic_map, pack_words, rom_instance
 from .table_activation import lut_rom_meets_budget, qkeras_quantizer
 
 MAX_GENERIC = (1 << 31) - 1  # VHDL integer generics
@@ -55,7 +55,7 @@ class PwlActivationUnit(WalkTiming):
     layer_name: str
     x: object
     y: object
-    kind: str  # 'leaky_relu', 'prelu', 'hard_sigmoid', 'hard_tanh'
+    kind: str  # 'leaky_relu', 'prelu', 'hard_sigmoid', 'hard_tanh', 'relu' (Keras ReLU with options)
     s_frac: int  # slope fraction bits: products are at x.frac + s_frac
     p_code: int  # slope for x >= 0
     a_codes: np.ndarray  # slope for x < 0: one code, or one per element of a period K (PReLU)
@@ -96,6 +96,21 @@ class PwlActivationUnit(WalkTiming):
             raise UnsupportedError(f'{what}: activation {act!r} is not supported; '
                                    'supported: LeakyReLU, PReLU, hard_sigmoid, hard_tanh')  # fmt: skip
         unit.check(what)
+        return unit
+
+    @classmethod
+    def relu(cls, layer, design):
+        """Keras ReLU(max_value, negative_slope) (threshold 0): x >= 0 ? x : x * negative_slope,
+        clipped to max_value; the slope as `Precision: param` (default fixed<18,2>: 16 fraction bits)."""
+        x, y = design.input_buffer(layer), design.output_buffer(layer)
+        pt = configured_type(layer, 'param', 'fixed<18,2>')
+        f = max(pt.frac, 0)
+        a = int(_codes_at(pt.from_float(layer.get_attr('relu_negative_slope') or 0.0), pt, f))
+        top = layer.get_attr('relu_max_value')
+        yt = y.type
+        clamp = None if top is None else (yt.min_int, int(np.clip(yt.from_float(top), yt.min_int, yt.max_int)))
+        unit = cls(design.unit_name(layer), layer.name, x, y, 'relu', f, 1 << f, np.array([a]), 0, clamp)
+        unit.check(_what(layer))
         return unit
 
     @classmethod
