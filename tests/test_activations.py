@@ -224,6 +224,21 @@ def test_keras_relu_options(tmp_path):
     assert per_layer['relu_opts'].max() == 1.5 and per_layer['relu_opts'].min() < -0.5
 
 
+def test_hard_sigmoid_on_a_wide_float_sum(tmp_path):
+    """Two float Dense layers make a 40-bit sum: the hard sigmoid casts it to fixed<16,4> first
+    (so its shift fits a VHDL integer), within 1e-3 of Keras."""
+    x = tf.keras.Input((6,), name='x')
+    h = L.Dense(5, name='d2')(L.Dense(5, name='d1')(QActivation(quantized_bits(8, 2), name='q_in')(x)))
+    model = randomize(tf.keras.Model(x, L.Activation('hard_sigmoid', name='hs')(h)), seed=3)
+    hm = convert(model, tmp_path)
+    hs = _units(hm)['hs']
+    assert hs.x.type.width == 16 and hs.x.type.frac == 12
+    xs = grid_inputs(hm, 300, seed=12)
+    _, per_layer = hm.trace(xs)
+    assert per_layer['d2'].max() > 2.5 and per_layer['d2'].min() < -2.5  # both clipped ends are reached
+    assert np.abs(per_layer['hs'] - np.clip(0.2 * per_layer['d2'] + 0.5, 0, 1)).max() <= 2**-10 + 2**-12
+
+
 def test_relu_threshold_refused(tmp_path):
     _expect(tmp_path, r"'act' \(ReLU\): threshold=0.5 is not supported; supported: threshold 0",
             _one(L.ReLU(threshold=0.5, name='act')))  # fmt: skip

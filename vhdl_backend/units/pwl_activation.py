@@ -26,6 +26,8 @@ from .base import Emitted, Rom, WalkTiming, addr_width, configured_type, generic
 from .table_activation import lut_rom_meets_budget, qkeras_quantizer
 
 MAX_GENERIC = (1 << 31) - 1  # VHDL integer generics
+MAX_PRODUCT_FRAC = 28  # x frac + slope frac of a float hard sigmoid: its shift 0.5 then fits MAX_GENERIC
+HARD_INPUT = FixedType(16, 12, True, 'RND', 'SAT')  # [-8, 8) in steps of 2^-12: a float hard sigmoid's wide input
 HARD_QUANTIZERS = ('quantized_sigmoid', 'quantized_tanh')
 
 
@@ -91,6 +93,18 @@ class PwlActivationUnit(WalkTiming):
             a = int(_codes_at(pt.from_float(float(layer.get_attr('activ_param'))), pt, f))
             unit = cls(name, layer.name, x, y, 'leaky_relu', f, 1 << f, np.array([a]), 0, None)
         elif cls_name == 'HardActivation' and act in ('hard_sigmoid', 'hard_tanh'):
+            if not isinstance(layer.get_attr('activation_quantizer'), dict) and (
+                    xt.frac + _param_type(layer, 'slope_t', FixedType(16, 16, False)).frac > MAX_PRODUCT_FRAC
+                    or xt.width > 24):  # fmt: skip
+                # float Keras on a wide input (a float Dense's sum): cast it first to HARD_INPUT (vs_map),
+                # which holds the range where the function moves, so that the shift 0.5 at the products'
+                # scale fits a VHDL integer and the product stays narrow
+                from .activation import cast_input
+
+                pre, x = cast_input(design, layer, HARD_INPUT, 'in')
+                unit = cls._hard(layer, name, x, y, act)
+                unit.check(what)
+                return [*pre, unit]
             unit = cls._hard(layer, name, x, y, act)
         else:
             raise UnsupportedError(f'{what}: activation {act!r} is not supported; '
@@ -119,6 +133,7 @@ class PwlActivationUnit(WalkTiming):
         xt, yt = x.type, y.type
         st = _param_type(layer, 'slope_t', FixedType(16, 16, False))
         ht = _param_type(layer, 'shift_t', FixedType(2, 2, False))
+        aq = layer.get_attr('activation_quantizer')
         slope, shift = int(st.from_float(layer.get_attr('slope'))), int(ht.from_float(layer.get_attr('shift')))
         f = max(st.frac, ht.frac - xt.frac, 0)  # slope frac bits, so that the shift is on the products' grid
         s_code = slope << (f - st.frac)
@@ -127,7 +142,6 @@ class PwlActivationUnit(WalkTiming):
         lo_v, hi_v = (0.0, 1.0) if act == 'hard_sigmoid' else (-1.0, 1.0)
         if act == 'hard_tanh':  # 2 * (slope * x + shift) - 1
             s_code, b_code = 2 * s_code, 2 * b_code - one
-        aq = layer.get_attr('activation_quantizer')
         if isinstance(aq, dict):
             if aq.get('class_name') not in HARD_QUANTIZERS:
                 raise UnsupportedError(f'{what}: activation quantizer {aq.get("class_name")} is not supported here; '
