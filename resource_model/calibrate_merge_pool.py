@@ -1,12 +1,12 @@
-"""Calibrate the resource and timing model of vs_merge and vs_pool from a handful of small
-synthesized designs (the random sweep of calibrate.py draws neither).
+"""Calibrate the resource and timing model of vs_merge, vs_pool and vs_gather from a handful of small
+synthesized designs (the random sweep of calibrate.py draws none of them).
 
     python -m vhdlspartan.resource_model.calibrate_merge_pool   # synthesize, append, refit these kinds only
 
-Each design (two per-step QDense branches, every merge op, max/average/global max pooling;
-widths varied) is converted and synthesized like a sweep design; only its vs_merge and vs_pool
-records are appended to calibration_records.jsonl (seeds 39100+). Then only the 'vs_merge' and
-'vs_pool' entries of coefficients.json (and their '_timing' figures) are refitted from every
+Each design (two per-step QDense branches, every merge op, max/average/global max pooling,
+Concatenate, UpSampling1D, ZeroPadding1D; widths varied) is converted and synthesized like a sweep design; only its vs_merge, vs_pool and
+vs_gather records are appended to calibration_records.jsonl (seeds 39100+). Then only the 'vs_merge',
+'vs_pool' and 'vs_gather' entries of coefficients.json (and their '_timing' figures) are refitted from every
 current record of theirs. The read-modify-write of both files holds /tmp/resource_model.lock.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .calibrate import RECORDS, RESULT_RESOURCES, current_records, load_designs, source_hash
 
-KINDS = ('vs_merge', 'vs_pool')
+KINDS = ('vs_merge', 'vs_pool', 'vs_gather')
 SEED0 = 39100
 LOCK = Path('/tmp/resource_model.lock')
 # (time steps, features, branch a (bits, integer), branch b (bits, integer), merge result precision)
@@ -50,6 +50,11 @@ def merge_pool_model(steps: int, feats: int, qa: tuple, qb: tuple, seed: int):
     p3 = L.AveragePooling1D(4, strides=2, name='ap4')(m[2])
     g = [L.GlobalMaxPooling1D(name=f'g{k}')(t) for k, t in enumerate((p1, p2, p3, m[3], m[4]))]
     y = L.Add(name='s1')([L.Add(name='s0')([g[0], g[1]]), L.Add(name='s2')([g[2], L.Add(name='s3')([g[3], g[4]])])])
+    moved = (L.Concatenate(name='cat_f')([a, b]), L.Concatenate(axis=1, name='cat_t')([p1, p2]),
+             L.UpSampling1D(2, name='up')(p1), L.UpSampling1D(3, name='up3')(m[3]), L.ZeroPadding1D((1, 2), name='zp')(m[4]))
+    gm = [L.GlobalMaxPooling1D(name=f'gm{k}')(t) for k, t in enumerate(moved)]
+    y = L.Concatenate(name='cat_o')([L.Concatenate(name='cat_o1')([y, gm[0]]), L.Concatenate(name='cat_o2')(gm[1:3])])
+    y = L.Concatenate(name='cat_o3')([y, L.Concatenate(name='cat_o4')(gm[3:])])
     model = tf.keras.Model(x, QActivation(quantized_bits(8, 3), name='out')(y))
     rng = np.random.default_rng(seed)
     for layer in model.layers:
@@ -95,7 +100,7 @@ def synth_design(k: int, out_root: str, spec: tuple | None = None) -> dict:
 
 
 def refit(records_path: Path = RECORDS, coefficients_path: Path | None = None) -> dict:
-    """Refit the vs_merge and vs_pool entries of coefficients.json from their current records."""
+    """Refit the vs_merge, vs_pool and vs_gather entries of coefficients.json from their current records."""
     from .estimate import COEFFICIENTS, fit, fit_timing
 
     path = coefficients_path or COEFFICIENTS
