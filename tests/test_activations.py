@@ -239,6 +239,26 @@ def test_hard_sigmoid_on_a_wide_float_sum(tmp_path):
     assert np.abs(per_layer['hs'] - np.clip(0.2 * per_layer['d2'] + 0.5, 0, 1)).max() <= 2**-10 + 2**-12
 
 
+def test_leaky_and_prelu_on_wide_float_sums(tmp_path):
+    """x * slope of a float Dense's sum would pass 48 bits: the input is cast first to two fraction
+    bits beyond the result's (fused into the Dense), then within the alpha's own quantization."""
+    x = tf.keras.Input((6,), name='x')
+    h = L.Dense(5, name='d2')(L.Dense(5, name='d1')(QActivation(quantized_bits(8, 2), name='q_in')(x)))
+    h = L.Dense(5, name='d3')(L.LeakyReLU(0.1, name='leaky')(h))
+    model = randomize(tf.keras.Model(x, L.PReLU(name='prelu')(h)), seed=3)
+    model.get_layer('prelu').set_weights([np.linspace(-0.4, 0.4, 5)])
+    hm = convert(model, tmp_path)
+    units = _units(hm)
+    assert units['d2'].post is not None and units['d3'].post is not None  # the casts, fused
+    assert all(units[n].m_width <= 48 and units[n].x.type.frac == 12 for n in ('leaky', 'prelu'))
+    xs = grid_inputs(hm, 300, seed=13)
+    _, per_layer = hm.trace(xs)
+    for name, prev, tol in (('leaky', 'd2', 4e-4 * 16 + 2**-10), ('prelu', 'd3', 2e-3)):
+        x_in = per_layer[prev]
+        err = np.abs(per_layer[name] - _keras_of(model, name)(x_in)).max()
+        assert err <= tol and x_in.min() < 0, (name, err)
+
+
 def test_relu_threshold_refused(tmp_path):
     _expect(tmp_path, r"'act' \(ReLU\): threshold=0.5 is not supported; supported: threshold 0",
             _one(L.ReLU(threshold=0.5, name='act')))  # fmt: skip

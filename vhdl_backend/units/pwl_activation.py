@@ -15,7 +15,7 @@ y = clamp(cast(x * (x < 0 ? A : P) + B), LO, HI), x * slope + B exact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -109,8 +109,23 @@ class PwlActivationUnit(WalkTiming):
         else:
             raise UnsupportedError(f'{what}: activation {act!r} is not supported; '
                                    'supported: LeakyReLU, PReLU, hard_sigmoid, hard_tanh')  # fmt: skip
-        unit.check(what)
-        return unit
+        return unit.narrowed(layer, design)
+
+    def narrowed(self, layer, design):
+        """The unit (checked), after a cast of its input to fewer fraction bits when x * slope would
+        be wider than 48 bits (a float Dense's sum; x keeps its integer bits and two fraction bits
+        beyond the result's, rounded): [cast, unit], or the unit alone."""
+        xt, yt = self.x.type, self.y.type
+        if self.m_width <= 48 or isinstance(layer.get_attr('activation_quantizer'), dict):
+            self.check(_what(layer))
+            return self
+        from .activation import cast_input
+
+        frac = max(min(xt.frac, yt.frac + 2), 0)
+        pre, x = cast_input(design, layer, FixedType(xt.integer + frac, frac, xt.signed, 'RND', 'SAT'), 'in')
+        unit = replace(self, x=x)
+        unit.check(_what(layer))
+        return [*pre, unit]
 
     @classmethod
     def relu(cls, layer, design):
@@ -124,8 +139,7 @@ class PwlActivationUnit(WalkTiming):
         yt = y.type
         clamp = None if top is None else (yt.min_int, int(np.clip(yt.from_float(top), yt.min_int, yt.max_int)))
         unit = cls(design.unit_name(layer), layer.name, x, y, 'relu', f, 1 << f, np.array([a]), 0, clamp)
-        unit.check(_what(layer))
-        return unit
+        return unit.narrowed(layer, design)
 
     @classmethod
     def _hard(cls, layer, name, x, y, act):
