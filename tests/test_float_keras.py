@@ -61,10 +61,17 @@ def test_float_mlp_ghdl_equals_predict(converted):
     assert report['bit_exact'] and report['cycles'] == hm._vhdlspartan_design.cycles()
 
 
-def test_conv1d_beyond_kernel_1_is_refused_by_name(tmp_path):
-    x = tf.keras.Input((16, 2), name='x')
-    h = tf.keras.layers.Conv1D(4, 3, activation='relu', name='conv_a')(x)
-    y = tf.keras.layers.Dense(2, name='head')(tf.keras.layers.Flatten(name='flat')(h))
-    with pytest.raises(UnsupportedError, match=r"layer 'conv_a' \(Conv1D\): convolutions are not supported.*supported"):
-        ptq(tf.keras.Model(x, y), tmp_path / 'prj')
-    assert not any((tmp_path / 'prj').rglob('*.vhd'))
+def test_float_conv1d_network_converts(tmp_path):
+    """The issue's float Conv1D network: Conv1D ReLU x3, Flatten, Dense, softmax."""
+    tf.keras.utils.set_random_seed(1)
+    x = tf.keras.Input((24, 2), name='x')
+    h = x
+    for k, (filters, kernel, stride) in enumerate([(8, 3, 1), (8, 3, 2), (4, 2, 1)]):
+        h = tf.keras.layers.Conv1D(filters, kernel, strides=stride, activation='relu', name=f'conv{k}')(h)
+    y = tf.keras.layers.Dense(3, activation='softmax', name='out')(tf.keras.layers.Flatten(name='flat')(h))
+    model = tf.keras.Model(x, y)
+    hm = ptq(model, tmp_path / 'prj')
+    xs = np.random.default_rng(3).normal(size=(500, 24, 2)).astype('float32')
+    p_keras, p_hls = model.predict(xs, verbose=0), hm.predict(xs)
+    agree = (p_keras.argmax(1) == p_hls.argmax(1)).mean()
+    assert agree >= 0.98 and np.abs(p_keras - p_hls).max() < 0.03, (agree, np.abs(p_keras - p_hls).max())
