@@ -15,19 +15,14 @@ current record of these kinds. The read-modify-write of both files holds /tmp/re
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from .calibrate import RECORDS, RESULT_RESOURCES, current_records, load_designs, source_hash
+from .calibrate_kinds import calibrate, synth_kind_records
 
 KINDS = ('vs_table_map', 'vs_pwl')
 SEED0 = 38000
 DESIGNS = 5
-LOCK = Path('/tmp/resource_model.lock')
 FLOAT_LAYERS = ('leaky', 'prelu', 'elu', 'tanh', 'sig', 'hsig')
 
 
@@ -68,72 +63,12 @@ def activation_model(seed: int):
 
 def synth_activation_design(k: int, out_root: str) -> dict:
     """Design k synthesized: its vs_table_map and vs_pwl records."""
-    import hls4ml
-
-    from ..vhdl_backend.design import lower
-    from ..vhdl_backend.synthesis import inclusive_cells, instance_modules, resources_of
-    from .components import design_components
-
     model, cfg = activation_model(SEED0 + k)
-    out = Path(out_root) / f'act{k}'
-    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(out))
-    report = hm.build(synth=True)
-    design = lower(hm)
-    stat = json.loads((out / 'synth' / 'stat.json').read_text())
-    cells = inclusive_cells(stat)
-    mods = instance_modules((out / 'synth' / 'top.v').read_text(), design.project)
-    per_unit = report['synth']['timing']['per_unit']
-    records = []
-    for comp in design_components(design):
-        if comp.kind not in KINDS:
-            continue
-        measured = resources_of(cells[mods[comp.label]])
-        timing = per_unit.get(comp.label, {})
-        records.append({'kind': comp.kind, 'params': comp.params, 'count': 1,
-                        'cells': {r: measured[r] for r in RESULT_RESOURCES},
-                        'source': source_hash(comp.kind, out / 'vhdl'),
-                        **({'delay_ns': timing['delay_ns'], 'levels': timing['levels']} if timing else {})})  # fmt: skip
-    return {'seed': SEED0 + k, 'kind_only': ','.join(KINDS), 'records': records,
-            'total': {r: report['synth'][r] for r in RESULT_RESOURCES}, 'latches': report['synth']['latches'],
-            'timing_met': report['synth']['timing']['meets']}  # fmt: skip
-
-
-def refit(records_path: Path = RECORDS, coefficients_path: Path | None = None) -> dict:
-    """Refit the entries of KINDS in coefficients.json from their current records."""
-    from .estimate import COEFFICIENTS, fit, fit_timing
-
-    path = coefficients_path or COEFFICIENTS
-    current = current_records(load_designs(records_path))
-    coeffs = json.loads(path.read_text())
-    fitted = {}
-    for kind in KINDS:
-        records = [r for r in current if r['kind'] == kind]
-        if not records:
-            raise SystemExit(f'no current {kind} records in {records_path}')
-        coeffs[kind] = fit(records)[kind]
-        coeffs.setdefault('_timing', {})[kind] = fit_timing(records)[kind]
-        fitted[kind] = {'coefficients': coeffs[kind], '_timing': coeffs['_timing'][kind]}
-    path.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
-    return fitted
+    return synth_kind_records(model, cfg, Path(out_root) / f'act{k}', SEED0 + k, KINDS)
 
 
 def main(argv=None):
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    n = int(argv[0]) if argv else DESIGNS
-    with tempfile.TemporaryDirectory() as tmp:
-        designs = [synth_activation_design(k, tmp) for k in range(n)]
-    LOCK.touch(exist_ok=True)
-    with open(LOCK) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        seeds = {d['seed'] for d in designs}
-        kept = [d for d in load_designs(RECORDS) if d['seed'] not in seeds]  # a rerun replaces its designs
-        RECORDS.write_text(''.join(json.dumps(d) + '\n' for d in kept + designs))
-        fitted = refit()
-    for d in designs:
-        print(d['seed'], 'latches', d['latches'], 'timing met', d['timing_met'], d['total'])
-        for rec in d['records']:
-            print(' ', rec['kind'], rec['cells'], rec.get('delay_ns'), rec.get('levels'))
-    print(json.dumps(fitted, indent=1), file=sys.stdout)
+    calibrate(synth_activation_design, int(argv[0]) if argv else DESIGNS, KINDS)
 
 
 if __name__ == '__main__':

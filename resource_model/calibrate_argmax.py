@@ -14,18 +14,12 @@ other entry is left as it is. The read-modify-write of both files holds /tmp/res
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 
-from .calibrate import RECORDS, RESULT_RESOURCES, current_records, load_designs, source_hash
+from .calibrate_kinds import calibrate, synth_kind_records
 
 KIND = 'vs_argmax'
 SEED0 = 39000
-LOCK = Path('/tmp/resource_model.lock')
 # (time steps (1: 2-D), classes, Dense result precision, softmax result precision)
 DESIGNS = (
     (1, 10, 'fixed<12,6,RND_CONV,SAT>', None),
@@ -58,10 +52,6 @@ def synth_argmax_design(k: int, out_root: str, spec: tuple | None = None) -> dic
     """Design k of DESIGNS (or `spec`, a tuple like theirs) synthesized: its vs_argmax record."""
     import hls4ml
 
-    from ..vhdl_backend.design import lower
-    from ..vhdl_backend.synthesis import inclusive_cells, instance_modules, resources_of
-    from .components import design_components
-
     steps, classes, logits_t, result_t = spec or DESIGNS[k]
     model = argmax_model(steps, classes, SEED0 + k)
     cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='VHDLSpartan')
@@ -71,58 +61,11 @@ def synth_argmax_design(k: int, out_root: str, spec: tuple | None = None) -> dic
     cfg['LayerName']['classify']['Implementation'] = 'argmax'
     if result_t:
         cfg['LayerName']['classify']['Precision']['result'] = result_t
-    out = Path(out_root) / f'argmax{k}'
-    hm = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='VHDLSpartan', output_dir=str(out))
-    report = hm.build(synth=True)
-    design = lower(hm)
-    stat = json.loads((out / 'synth' / 'stat.json').read_text())
-    cells = inclusive_cells(stat)
-    mods = instance_modules((out / 'synth' / 'top.v').read_text(), design.project)
-    per_unit = report['synth']['timing']['per_unit']
-    records = []
-    for comp in design_components(design):
-        if comp.kind != KIND:
-            continue
-        measured = resources_of(cells[mods[comp.label]])
-        timing = per_unit.get(comp.label, {})
-        records.append({'kind': KIND, 'params': comp.params, 'count': 1,
-                        'cells': {r: measured[r] for r in RESULT_RESOURCES},
-                        'source': source_hash(KIND, out / 'vhdl'),
-                        **({'delay_ns': timing['delay_ns'], 'levels': timing['levels']} if timing else {})})  # fmt: skip
-    return {'seed': SEED0 + k, 'kind_only': KIND, 'records': records,
-            'total': {r: report['synth'][r] for r in RESULT_RESOURCES}, 'latches': report['synth']['latches']}  # fmt: skip
-
-
-def refit(records_path: Path = RECORDS, coefficients_path: Path | None = None) -> dict:
-    """Refit the vs_argmax entries of coefficients.json from the current vs_argmax records."""
-    from .estimate import COEFFICIENTS, fit, fit_timing
-
-    path = coefficients_path or COEFFICIENTS
-    records = [r for r in current_records(load_designs(records_path)) if r['kind'] == KIND]
-    if not records:
-        raise SystemExit(f'no current {KIND} records in {records_path}')
-    coeffs = json.loads(path.read_text())
-    coeffs[KIND] = fit(records)[KIND]
-    coeffs.setdefault('_timing', {})[KIND] = fit_timing(records)[KIND]
-    path.write_text(json.dumps(coeffs, indent=1, sort_keys=True) + '\n')
-    return {KIND: coeffs[KIND], '_timing': coeffs['_timing'][KIND]}
+    return synth_kind_records(model, cfg, Path(out_root) / f'argmax{k}', SEED0 + k, (KIND,))
 
 
 def main(argv=None):
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-    with tempfile.TemporaryDirectory() as tmp:
-        designs = [synth_argmax_design(k, tmp) for k in range(len(DESIGNS))]
-    LOCK.touch(exist_ok=True)
-    with open(LOCK) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        seeds = {d['seed'] for d in designs}
-        kept = [d for d in load_designs(RECORDS) if d['seed'] not in seeds]  # a rerun replaces its designs
-        RECORDS.write_text(''.join(json.dumps(d) + '\n' for d in kept + designs))
-        fitted = refit()
-    for d in designs:
-        for rec in d['records']:
-            print(d['seed'], rec['params'], rec['cells'], rec.get('delay_ns'), rec.get('levels'))
-    print(json.dumps(fitted, indent=1), file=sys.stdout)
+    calibrate(synth_argmax_design, len(DESIGNS), (KIND,))
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@ from .activation import ActivationUnit, lower_activation
 from .attention import lower_attention
 from .add import AddUnit
 from .batchnorm import BatchNormUnit
+from .conv1d import lower_conv1d
 from .dense import DenseUnit
 from .gather import GatherUnit
 from .layernorm import lower_keras_layer_norm, lower_layer_norm
@@ -18,8 +19,8 @@ from .softmax import SoftmaxUnit, is_keras_softmax, lower_softmax
 UNIT_FOR_LAYER = {
     'Dense': DenseUnit.from_layer,
     'PointwiseConv1D': DenseUnit.from_layer,  # hls4ml's rewrite of a Dense over (time, features)
-    'Conv1D': DenseUnit.from_layer,  # a Dense per output step over its window (dense.conv1d_geometry)
-    'DepthwiseConv1D': DenseUnit.from_layer,  # as a Conv1D with a block-diagonal kernel
+    'Conv1D': lower_conv1d,  # a Dense per output step over its window (conv1d.py)
+    'DepthwiseConv1D': lower_conv1d,  # as a Conv1D with a block-diagonal kernel
     'Activation': lower_activation,  # relu, linear (vs_map); sigmoid, tanh (vs_table_map)
     'ParametrizedActivation': lower_activation,  # LeakyReLU (vs_pwl), ELU (vs_table_map)
     'PReLU': lower_activation,  # vs_pwl, a slope ROM
@@ -45,7 +46,8 @@ UNIT_FOR_LAYER = {
 }
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
-    'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Activation/QActivation '
+    'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Conv1D/QConv1D, DepthwiseConv1D and '
+    'SeparableConv1D/QSeparableConv1D (any kernel, stride and padding, dilation 1), Activation/QActivation '
     '(relu, linear, sigmoid, tanh, elu, hard_sigmoid; quantized_relu, quantized_bits, quantized_sigmoid, '
     'quantized_tanh), ReLU, LeakyReLU, PReLU, ELU, Add, Subtract, Multiply, Average, Maximum, Minimum (two tensors of equal shape), BatchNormalization/QBatchNormalization, '
     'GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and AveragePooling1D (padding \'valid\'; average: pool size a power of 2), Concatenate (feature or time axis), UpSampling1D, ZeroPadding1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '

@@ -19,6 +19,7 @@ from ...fixed import FixedType, bits_for_range
 from ...integer_ops import cast_sum
 from .base import BANK_BY_COLUMN, NEVER, Buffer, Emitted, Rom, generic_map, pack_words, rom_instance
 from .rom_pack import weight_packs
+from .conv1d import block_diagonal, conv1d_geometry
 from .weights import weight_codes
 
 ENGINE_DRAIN_CYCLES = 5  # a group's last issue to its sums: operand read, engine input register, product (2), accumulator
@@ -206,40 +207,6 @@ class EngineJob:
         return Emitted(signals, body, roms)
 
 
-def conv1d_geometry(layer, in_shape, what: str) -> tuple:
-    """(rows, n_in, x_row) of a Conv1D over (time, channels) as the controller runs it: output step t
-    is a Dense over the K * C consecutive input elements from t * S * C on (the window of taps k and
-    channels c, k * C + c; hls4ml's weights are (K, C, F) in that order). 'valid' padding only, so
-    every window lies inside the input and the controller's row stride X_T = S * C is all it needs."""
-    k, s, pad = layer.get_attr('filt_width'), layer.get_attr('stride_width'), (layer.get_attr('pad_left'),
-                                                                                 layer.get_attr('pad_right'))
-    dilation = layer.get_attr('dilation', 1)
-    supported = "supported: Conv1D/QConv1D on (time, channels), channels_last, any kernel and stride, padding 'valid'"
-    if len(in_shape) != 2 or layer.get_attr('data_format', 'channels_last') != 'channels_last':
-        raise UnsupportedError(f'{what}: input shape {in_shape} ({layer.get_attr("data_format")}); {supported}')
-    if dilation != 1:
-        raise UnsupportedError(f'{what}: dilation_rate {dilation} is not supported; {supported}, dilation 1')
-    if pad != (0, 0):
-        raise UnsupportedError(f'{what}: padding {pad} (left, right) is not supported; {supported}')
-    t_in, c = in_shape
-    t_out = (t_in - k) // s + 1
-    if t_out != layer.get_output_variable().shape[0]:
-        raise UnsupportedError(f'{what}: {layer.get_output_variable().shape[0]} output steps, expected {t_out}')
-    return t_out, k * c, s * c
-
-
-def block_diagonal(codes: np.ndarray, k: int, c: int) -> np.ndarray:
-    """A DepthwiseConv1D's kernel (K, C, M) as a Conv1D's (K * C, C * M): output channel c * M + m
-    (Keras' order) reads only input channel c. The zeros cost multiply-accumulates and ROM words,
-    not exactness; a per-channel address step in the controller would avoid them."""
-    codes = codes.reshape(k, c, -1)
-    m = codes.shape[2]
-    full = np.zeros((k, c, c * m), dtype=np.int64)
-    for ch in range(c):
-        full[:, ch, ch * m : (ch + 1) * m] = codes[:, ch, :]
-    return full.reshape(k * c, c * m)
-
-
 @dataclass
 class DenseUnit(EngineJob):
     """A Dense layer: weights and biases from ROMs."""
@@ -260,9 +227,10 @@ class DenseUnit(EngineJob):
     x_row: int = 0  # input elements between two rows' windows (a Conv1D's stride x channels); 0: n_in
 
     @classmethod
-    def from_layer(cls, layer, design):
+    def from_layer(cls, layer, design, x=None):
+        """x: the buffer read (default the layer's input; a padded copy for a Conv1D, conv1d.py)."""
         what = f'layer {layer.name!r} ({layer.class_name})'
-        x = design.input_buffer(layer)
+        x = x or design.input_buffer(layer)
         in_shape = list(layer.get_input_variable().shape)
         if layer.class_name == 'Dense':
             if len(in_shape) not in (1, 2):
@@ -271,7 +239,7 @@ class DenseUnit(EngineJob):
             n_t, n_in = ([1] + in_shape)[-2:]
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
         else:  # a Conv1D: a Dense per output step over its window of the input (conv1d_geometry)
-            n_t, n_in, x_row = conv1d_geometry(layer, in_shape, what)
+            n_t, n_in, x_row = conv1d_geometry(layer, in_shape, x.depth, what)
             weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
         w_type, w_codes = weight_codes(layer.weights['weight'], f'{what} weight')
         if layer.class_name == 'DepthwiseConv1D':  # hls4ml's split of a SeparableConv1D too
