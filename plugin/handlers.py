@@ -206,51 +206,72 @@ def register_handlers():
     for keras_name, handler in KERAS_HANDLERS.items():
         if keras_name not in get_supported_keras_layers():
             register_keras_v2_layer_handler(keras_name, handler)
+    refuse_unparsed_quantizers()
 
 
 CONV1D_LAYERS = ('Conv1D', 'QConv1D', 'SeparableConv1D', 'QSeparableConv1D', 'DepthwiseConv1D')
 
 
-def keep_conv_dilation():
-    """hls4ml 1.3's Keras Conv1D parsers drop `dilation_rate` (and size the output as if it were 1):
-    wrap them so the layer carries attribute 'dilation', which the lowering refuses unless 1. Called
-    by the backend's create_initial_config, once hls4ml has registered its own parsers."""
+def _conv_options(cfg: dict) -> dict:
+    return {'dilation': int(cfg.get('dilation_rate', (1,))[0])}
+
+
+def _relu_options(cfg: dict) -> dict:
+    return {'relu_max_value': None if cfg.get('max_value') is None else float(cfg['max_value']),
+            'relu_negative_slope': float(cfg.get('negative_slope') or 0.0),
+            'relu_threshold': float(cfg.get('threshold') or 0.0)}  # fmt: skip
+
+
+# Keras options hls4ml 1.3's parsers drop: a dilated Conv1D was sized and computed as if dilation
+# were 1, a ReLU(max_value=6) became a plain ReLU. The wrapped parsers copy them onto the layer;
+# the lowering follows or refuses them.
+KEPT_OPTIONS = {**{name: _conv_options for name in CONV1D_LAYERS}, 'ReLU': _relu_options}
+
+
+def wrap_parsers():
+    """Wrap hls4ml's Keras parsers to keep the options above. Called by the backend's
+    create_initial_config, once hls4ml has registered its own parsers."""
     from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
 
     handlers = get_layer_handlers()
-    for name in CONV1D_LAYERS:
+    for name, options in KEPT_OPTIONS.items():
         parse = handlers.get(name)
-        if parse is None or getattr(parse, 'keeps_dilation', False):
+        if parse is None or getattr(parse, 'vhdlspartan_wrapped', False):
             continue
 
-        def with_dilation(keras_layer, *args, _parse=parse, **kwargs):
+        def keeping(keras_layer, *args, _parse=parse, _options=options, **kwargs):
             layer, shape = _parse(keras_layer, *args, **kwargs)
-            layer['dilation'] = int(keras_layer['config'].get('dilation_rate', (1,))[0])
+            layer.update(_options(keras_layer['config']))
             return layer, shape
 
-        with_dilation.keeps_dilation = True
-        handlers[name] = with_dilation
+        keeping.vhdlspartan_wrapped = True
+        handlers[name] = keeping
 
 
-def keep_relu_options():
-    """hls4ml 1.3's Keras ReLU parser drops `max_value`, `negative_slope` and `threshold` (a
-    ReLU(max_value=6) became a plain ReLU): wrap it so the layer carries them as relu_max_value,
-    relu_negative_slope and relu_threshold, which the lowering follows or refuses. Called with
-    keep_conv_dilation."""
-    from hls4ml.converters.keras_v2_to_hls import get_layer_handlers
+def refuse_unparsed_quantizers():
+    """hls4ml 1.3 raises a bare Exception('Unsupported QKeras activation: ...') for a QActivation
+    quantizer it cannot parse (quantized_relu_po2, quantized_po2, ...), already in
+    config_from_keras_model: replace its lookup with one that raises our UnsupportedError, naming
+    the layer and what is supported."""
+    from hls4ml.converters.keras import qkeras as hls4ml_qkeras
 
-    handlers = get_layer_handlers()
-    parse = handlers.get('ReLU')
-    if parse is None or getattr(parse, 'keeps_relu_options', False):
+    lookup = hls4ml_qkeras.get_activation_quantizer
+    if getattr(lookup, 'vhdlspartan_wrapped', False):
         return
 
-    def with_options(keras_layer, *args, _parse=parse, **kwargs):
-        layer, shape = _parse(keras_layer, *args, **kwargs)
-        cfg = keras_layer['config']
-        layer['relu_max_value'] = None if cfg.get('max_value') is None else float(cfg['max_value'])
-        layer['relu_negative_slope'] = float(cfg.get('negative_slope') or 0.0)
-        layer['relu_threshold'] = float(cfg.get('threshold') or 0.0)
-        return layer, shape
+    def refusing(keras_layer, *args, **kwargs):
+        try:
+            return lookup(keras_layer, *args, **kwargs)
+        except Exception as e:
+            if type(e) is not Exception or 'Unsupported QKeras activation' not in str(e):
+                raise
+            quantizer = keras_layer['config'].get('activation', {})
+            quantizer = quantizer.get('class_name', quantizer) if isinstance(quantizer, dict) else quantizer
+            raise UnsupportedError(
+                f"layer {keras_layer['config']['name']!r} ({keras_layer['class_name']}): activation quantizer "
+                f'{quantizer!r} is not supported; supported: quantized_relu, quantized_bits, quantized_sigmoid, '
+                'quantized_tanh'
+            ) from None
 
-    with_options.keeps_relu_options = True
-    handlers['ReLU'] = with_options
+    refusing.vhdlspartan_wrapped = True
+    hls4ml_qkeras.get_activation_quantizer = refusing

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 from conftest import convert, grid_inputs
 from ghdl_runner import needs_ghdl
-from qkeras import QActivation, QDense, binary, quantized_bits, quantized_po2, quantized_relu, stochastic_ternary, ternary
+from qkeras import (QActivation, QDense, binary, quantized_bits, quantized_po2, quantized_relu, quantized_relu_po2,
+                    stochastic_ternary, ternary)
 
 from vhdlspartan.errors import UnsupportedError
 
@@ -74,3 +75,15 @@ def test_unsupported_weight_quantizers_are_refused(tmp_path, kw, message):
     with pytest.raises(UnsupportedError, match=message):
         convert(quantizer_mlp(**kw), tmp_path)
     assert not (tmp_path / 'prj').exists() or not any((tmp_path / 'prj').rglob('*.vhd'))
+
+
+@pytest.mark.parametrize('quantizer, name, layer_type', [
+    (lambda: quantized_relu_po2(4, 1), 'quantized_relu_po2', 'QActivation'),  # hls4ml raised a bare Exception
+    (binary, 'binary_tanh', 'Activation'),  # hls4ml parses it as binary_tanh
+])  # fmt: skip
+def test_unsupported_activation_quantizers_are_refused_by_name(tmp_path, quantizer, name, layer_type):
+    x = tf.keras.Input((4,))
+    h = QDense(3, kernel_quantizer=quantized_bits(6, 0, alpha=1), name='d')(x)
+    model = tf.keras.Model(x, QActivation(quantizer(), name='act')(h))
+    with pytest.raises(UnsupportedError, match=rf"layer 'act' \({layer_type}\): activation .*{name}.* is not supported"):
+        convert(model, tmp_path)

@@ -66,10 +66,9 @@ class VHDLSpartanBackend(FPGABackend):
     def create_initial_config(self, part=DEFAULT_PART, clock_period=DEFAULT_CLOCK_NS, io_type='io_parallel', **_):
         """Project configuration: the part and the clock (ns). ``io_type`` is accepted for
         hls4ml compatibility; the design always exchanges data through memories."""
-        from ..handlers import keep_conv_dilation, keep_relu_options
+        from ..handlers import wrap_parsers
 
-        keep_conv_dilation()  # hls4ml's parsers are all registered by now; ours wrap its Conv1D ones
-        keep_relu_options()  # and its ReLU one (max_value, negative_slope, threshold)
+        wrap_parsers()  # hls4ml's parsers are all registered by now (Conv1D dilation, ReLU options, QActivation)
         get_device(part)  # raises for an unknown part, naming the known ones
         if not isinstance(clock_period, (int, float)) or clock_period <= 0:
             raise UnsupportedError(f'clock_period {clock_period!r} is not valid; give the period in ns, > 0')

@@ -27,7 +27,7 @@ def lower_activation(layer, design):
     activation = str(layer.get_attr('activation', '')).lower()
     if layer.class_name in ('PReLU', 'HardActivation') or activation == 'leakyrelu':
         return PwlActivationUnit.from_layer(layer, design)
-    if layer.get_attr('relu_threshold'):  # a Keras ReLU layer's options (handlers.keep_relu_options)
+    if layer.get_attr('relu_threshold'):  # a Keras ReLU layer's options (handlers.wrap_parsers)
         raise UnsupportedError(f'layer {layer.name!r} (ReLU): threshold={layer.get_attr("relu_threshold")} is not '
                                'supported; supported: threshold 0 (with any max_value and negative_slope)')  # fmt: skip
     if layer.get_attr('relu_max_value') is not None or layer.get_attr('relu_negative_slope'):
