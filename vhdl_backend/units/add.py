@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import Emitted, WalkTiming, generic_map
+from .base import Emitted, WalkTiming, unit_instance
 
 
 def exact_sum(a, a_frac: int, b, b_frac: int, y_type):
@@ -62,17 +62,4 @@ class AddUnit(WalkTiming):
         return add_generics(self.a.depth, self.a.aw, self.a.type, self.b.type, self.y.type)
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        generics = generic_map(**self.generics(engine))
-        self.a.readers.append(f'{n}_a_addr')
-        self.b.readers.append(f'{n}_b_addr')
-        body = f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      a_addr => {n}_a_addr, a_data => {self.a.name}_rdata, b_addr => {n}_b_addr, b_data => {self.b.name}_rdata,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        signals = [f'signal {n}_a_addr, {n}_b_addr : std_logic_vector({self.a.aw - 1} downto 0);']
-        return Emitted(signals, body, [])
+        return unit_instance(self, engine, {'a': self.a, 'b': self.b})

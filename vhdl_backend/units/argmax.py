@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import UnsupportedError
-from .base import Emitted, addr_width, generic_map, walk_reads
+from .base import Emitted, addr_width, unit_instance, walk_reads
 
 MAX_ONE_CODE = 2**31 - 1  # ONE is a VHDL natural generic
 
@@ -69,14 +69,4 @@ class ArgmaxUnit:
                     JW=addr_width(self.n), Y_W=self.y.type.width, ONE=self.one_code)  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        self.x.readers.append(f'{n}_x_addr')
-        body = f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generic_map(**self.generics(engine))})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted([f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);'], body, [])
+        return unit_instance(self, engine, {'x': self.x})

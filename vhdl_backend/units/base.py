@@ -201,19 +201,33 @@ def generic_map(**generics) -> str:
     return ', '.join(items)
 
 
-def table_reader_emit(unit, engine, rom: Rom) -> Emitted:
-    """The instance of a unit that reads its input buffer x and one table ROM (t_addr/t_data) and
-    writes y: vs_softmax, vs_layernorm."""
-    n = unit.name
-    unit.x.readers.append(f'{n}_x_addr')
-    rom_signals, rom_body = rom_instance(rom)
-    signals = [f'signal {n}_x_addr : std_logic_vector({unit.x.aw - 1} downto 0);', *rom_signals]
-    body = rom_body + f"""  {n}_{unit.label} : entity work.{unit.entity}
+def unit_instance(unit, engine, reads: dict, roms: dict | None = None, tied: str = '') -> Emitted:
+    """The instance of a unit that reads buffers (port prefix -> Buffer: `{p}_addr`, `{p}_data`)
+    and ROMs (port prefix -> Rom), and writes unit.y: the shape of every unit outside the engine.
+    `tied`: port associations of inputs the instance does not use (an absent second operand)."""
+    n, roms = unit.name, roms or {}
+    signals, ports, body = [], [], ''
+    for port, buf in reads.items():
+        buf.readers.append(f'{n}_{port}_addr')
+        signals.append(f'signal {n}_{port}_addr : std_logic_vector({buf.aw - 1} downto 0);')
+        ports.append(f'{port}_addr => {n}_{port}_addr, {port}_data => {buf.name}_rdata')
+    for port, rom in roms.items():
+        rom_signals, rom_body = rom_instance(rom)
+        signals += rom_signals
+        body += rom_body
+        ports.append(f'{port}_addr => {rom.name}_addr, {port}_data => {rom.name}_data')
+    ports += [tied] if tied else []
+    body += f"""  {n}_{unit.label} : entity work.{unit.entity}
     generic map ({generic_map(**unit.generics(engine))})
     port map (
       clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {unit.x.name}_rdata, t_addr => {rom.name}_addr, t_data => {rom.name}_data,
+      {', '.join(ports)},
       y_we => {unit.y.name}_we, y_addr => {unit.y.name}_waddr, y_data => {unit.y.name}_wdata
     );
 """
-    return Emitted(signals, body, [rom])
+    return Emitted(signals, body, list(roms.values()))
+
+
+def table_reader_emit(unit, engine, rom: Rom) -> Emitted:
+    """A unit that reads its input buffer x and one table ROM (t_addr/t_data): vs_softmax, vs_layernorm."""
+    return unit_instance(unit, engine, {'x': unit.x}, {'t': rom})

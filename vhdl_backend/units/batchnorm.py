@@ -15,7 +15,7 @@ import numpy as np
 from ...fixed import FixedType
 from ...integer_ops import reference_affine, signed_type
 from .activation import cast_input
-from .base import Emitted, Rom, WalkTiming, addr_width, generic_map, pack_words, rom_instance
+from .base import Emitted, Rom, WalkTiming, addr_width, pack_words, unit_instance
 from .weights import weight_codes
 
 
@@ -99,17 +99,4 @@ class BatchNormUnit(WalkTiming):
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n, rom = self.name, self.rom()
-        generics = generic_map(**self.generics(engine))
-        self.x.readers.append(f'{n}_x_addr')
-        rom_signals, rom_body = rom_instance(rom)
-        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals]
-        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, sb_addr => {rom.name}_addr, sb_data => {rom.name}_data,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted(signals, body, [rom])
+        return unit_instance(self, engine, {'x': self.x}, {'sb': self.rom()})

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import NEVER, Emitted, generic_map
+from .base import Emitted, NEVER, unit_instance
 
 
 @dataclass
@@ -142,22 +142,6 @@ class GatherUnit:
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        generics = generic_map(**self.generics(engine))
-        self.a.readers.append(f'{n}_a_addr')
-        signals = [f'signal {n}_a_addr : std_logic_vector({self.a.aw - 1} downto 0);']
         if self.b is not None:
-            self.b.readers.append(f'{n}_b_addr')
-            signals.append(f'signal {n}_b_addr : std_logic_vector({self.b.aw - 1} downto 0);')
-            b_ports = f'b_addr => {n}_b_addr, b_data => {self.b.name}_rdata'
-        else:
-            b_ports = 'b_addr => open, b_data => "0"'
-        body = f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      a_addr => {n}_a_addr, a_data => {self.a.name}_rdata, {b_ports},
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted(signals, body, [])
+            return unit_instance(self, engine, {'a': self.a, 'b': self.b})
+        return unit_instance(self, engine, {'a': self.a}, tied='b_addr => open, b_data => "0"')

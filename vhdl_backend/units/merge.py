@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import Emitted, WalkTiming, generic_map
+from .base import Emitted, WalkTiming, unit_instance
 
 MERGE_OPS = {'subtract': 0, 'multiply': 1, 'average': 2, 'maximum': 3, 'minimum': 4}  # vs_merge's OP
 
@@ -87,20 +87,7 @@ class MergeUnit(WalkTiming):
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        generics = generic_map(**self.generics(engine))
-        self.a.readers.append(f'{n}_a_addr')
-        self.b.readers.append(f'{n}_b_addr')
-        body = f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      a_addr => {n}_a_addr, a_data => {self.a.name}_rdata, b_addr => {n}_b_addr, b_data => {self.b.name}_rdata,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        signals = [f'signal {n}_a_addr, {n}_b_addr : std_logic_vector({self.a.aw - 1} downto 0);']
-        return Emitted(signals, body, [])
+        return unit_instance(self, engine, {'a': self.a, 'b': self.b})
 
 
 def lower_merge(layer, design):

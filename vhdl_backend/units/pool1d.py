@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import requantize
-from .base import Emitted, generic_map
+from .base import Emitted, unit_instance
 
 POOL_OPS = {'max': 0, 'average': 1}  # vs_pool's OP
 
@@ -117,18 +117,7 @@ class PoolUnit:
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        generics = generic_map(**self.generics(engine))
-        self.x.readers.append(f'{n}_x_addr')
-        body = f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted([f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);'], body, [])
+        return unit_instance(self, engine, {'x': self.x})
 
 
 def lower_global_pooling(layer, design):

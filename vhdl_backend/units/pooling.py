@@ -15,7 +15,7 @@ from ...errors import UnsupportedError
 from ...fixed import bits_for_range, divide_requantize
 from ...integer_ops import signed_type
 from .activation import cast_input
-from .base import Emitted, generic_map, walk_reads
+from .base import Emitted, unit_instance, walk_reads
 
 MAX_DEN_BITS = 30  # the divisor is a VHDL integer generic
 
@@ -95,15 +95,4 @@ class GlobalAvgUnit:
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        generics = generic_map(**self.generics(engine))
-        self.x.readers.append(f'{n}_x_addr')
-        body = f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generics})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted([f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);'], body, [])
+        return unit_instance(self, engine, {'x': self.x})

@@ -17,7 +17,7 @@ from ...fixed import FixedType
 from ...integer_ops import signed_type
 from .activation import cast_input
 from .add import add_generics, exact_sum
-from .base import Buffer, Emitted, Rom, WalkTiming, generic_map, pack_words, rom_instance
+from .base import Buffer, Emitted, Rom, WalkTiming, pack_words, unit_instance
 
 
 @dataclass
@@ -61,15 +61,4 @@ class PositionalEncodingUnit(WalkTiming):
         return add_generics(self.x.depth, self.x.aw, self.x.type, self.pe_type, self.y.type)
 
     def emit(self, engine) -> Emitted:
-        n, rom = self.name, self.rom()
-        rom_signals, rom_body = rom_instance(rom)
-        self.x.readers.append(f'{n}_a_addr')
-        body = rom_body + f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generic_map(**self.generics(engine))})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      a_addr => {n}_a_addr, a_data => {self.x.name}_rdata, b_addr => {rom.name}_addr, b_data => {rom.name}_data,
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted([f'signal {n}_a_addr : std_logic_vector({self.x.aw - 1} downto 0);', *rom_signals], body, [rom])
+        return unit_instance(self, engine, {'a': self.x}, {'b': self.rom()})

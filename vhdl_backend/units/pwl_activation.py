@@ -22,7 +22,7 @@ import numpy as np
 
 from ...errors import UnsupportedError
 from ...fixed import FixedType, bits_for_range, fixed_type_from_hls4ml, requantize
-from .base import Emitted, Rom, WalkTiming, addr_width, configured_type, generic_map, pack_words, rom_instance
+from .base import Emitted, Rom, WalkTiming, addr_width, configured_type, pack_words, unit_instance
 from .table_activation import lut_rom_meets_budget, qkeras_quantizer
 
 MAX_GENERIC = (1 << 31) - 1  # VHDL integer generics
@@ -230,27 +230,9 @@ class PwlActivationUnit(WalkTiming):
         )  # fmt: skip
 
     def emit(self, engine) -> Emitted:
-        n = self.name
-        self.x.readers.append(f'{n}_x_addr')
-        signals = [f'signal {n}_x_addr : std_logic_vector({self.x.aw - 1} downto 0);']
-        body, roms = '', []
         if self.per_element:
-            rom = self.rom()
-            rom_signals, body = rom_instance(rom)
-            signals += rom_signals
-            roms = [rom]
-            t_ports = f't_addr => {rom.name}_addr, t_data => {rom.name}_data'
-        else:
-            t_ports = "t_addr => open, t_data => (others => '0')"
-        body += f"""  {n}_{self.label} : entity work.{self.entity}
-    generic map ({generic_map(**self.generics(engine))})
-    port map (
-      clk => clk, rst => rst, start => {n}_start, done => {n}_done,
-      x_addr => {n}_x_addr, x_data => {self.x.name}_rdata, {t_ports},
-      y_we => {self.y.name}_we, y_addr => {self.y.name}_waddr, y_data => {self.y.name}_wdata
-    );
-"""
-        return Emitted(signals, body, roms)
+            return unit_instance(self, engine, {'x': self.x}, {'t': self.rom()})
+        return unit_instance(self, engine, {'x': self.x}, tied="t_addr => open, t_data => (others => '0')")
 
 
 def element_period(codes: np.ndarray, channels: int) -> int:
