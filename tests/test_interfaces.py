@@ -366,8 +366,7 @@ def test_pack_unpack_round_trip():
 # -- synthesis --------------------------------------------------------------------------------
 @needs_ghdl
 @pytest.mark.slow
-@pytest.mark.parametrize('kind', ['uart', pytest.param('spi', marks=pytest.mark.long),
-                                  pytest.param('axis', marks=pytest.mark.long)])  # 30 s each
+@pytest.mark.parametrize('kind', ['uart', 'spi', 'axis'])  # about 10 s each
 def test_wrapper_synthesis_cost_and_timing(tmp_path, kind):
     """Yosys with the wrapper as top: no latches, the wrapper's LUT/FF within 10% (+5) of its
     estimate, and the timing budget met (the autouse fixture of conftest.py checks every design)."""

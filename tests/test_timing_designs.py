@@ -38,7 +38,7 @@ def check_timing(t):
     assert all(u['delay_ns'] <= t['delay_ns'] for u in t['per_unit'].values())
 
 
-@pytest.mark.long  # about 2 minutes of Yosys: make test-long
+@pytest.mark.long  # 80 s of Yosys on the largest design: make test-long
 def test_reference_encoder_at_16_lanes_meets_150_mhz(tmp_path):
     hm = build(encoder(12, 32, 128), tmp_path, lanes=16)
     syn = hm.build(synth=True)['synth']
@@ -49,7 +49,7 @@ def test_reference_encoder_at_16_lanes_meets_150_mhz(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('lanes', [4, pytest.param(16, marks=pytest.mark.long)])  # 16: make test-long
+@pytest.mark.parametrize('lanes', [4, 16])  # about 50 s each
 def test_lut_lanes_meet_150_mhz(tmp_path, lanes):
     """Soft multipliers in every lane (8-bit operands: three 4-bit slices of b per product)."""
     hm = build(encoder(6, 16, 64, seed=lanes), tmp_path, lanes=lanes, dsp_lanes=0)
@@ -59,7 +59,7 @@ def test_lut_lanes_meet_150_mhz(tmp_path, lanes):
     check_timing(syn['timing'])
 
 
-@pytest.mark.long  # about 3 minutes of GHDL + Yosys: make test-long (make demo checks the same design)
+@pytest.mark.long  # 75 s of GHDL + Yosys: make test-long (make demo checks the same design)
 def test_demo_design_meets_150_mhz_and_stays_bit_exact(tmp_path):
     """The design make demo tunes (window 12, d_model 8, FFN 32; uniform 7 bits, 4 DSP lanes, as
     the demo of 2026-12-02 chose), simulated and synthesized."""
