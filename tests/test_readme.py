@@ -55,13 +55,10 @@ SETUP = {
     'Integer-only Transformers': lambda ns: ns.update(hls4ml=hls4ml),  # imported by the Use block before it
     'Board interfaces': _board_setup,
 }
-# section heading -> why its python blocks are not run (each a known cost or failure to come back to)
-SKIP_BLOCKS = {
-    'Board interfaces': 'its hm.build(synth=True) of Interface uart around the stand-in model crashes GHDL 2.0 '
-                        "synthesis ('access check failed', synth-vhdl_context.adb:420; issue 17), and the block "
-                        'takes 90 s (every byte crosses the UART in GHDL); tests/test_interfaces.py runs these calls. '
-                        'SETUP and FILL have what it needs: delete this entry to run it',
-}  # fmt: skip
+# section heading -> why its python blocks are not run (each a known cost or failure to come back to); none today:
+# the Board interfaces block runs (110 s: every byte crosses the UART in GHDL; the GHDL synthesis crash once seen there
+# does not happen with today's wrapper)
+SKIP_BLOCKS = {}
 # shell commands run here (by their start), in a folder holding examples/mlp_config.yml and the model.h5 it names
 RUN = ('vhdlspartan estimate examples/mlp_config.yml',)
 SKIP = {
