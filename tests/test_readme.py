@@ -5,7 +5,7 @@ every inline `vhdlspartan.x.y(...)` call resolves to a callable and is called.
 The README changes under several hands, so blocks are found by parsing it, not by line numbers:
 - a python block runs in a copy of `standins` (model, x, x_train, y_train, x_val, y_val), with
   the placeholder calls of FILL filled in; one that needs more gets it in SETUP, under the
-  heading of its section; SKIP_BLOCKS names the sections not run, and why;
+  heading of its section; SKIP_BLOCKS names the sections not run, and why, LONG_BLOCKS those run by make test-long;
 - a shell command is run if RUN has it, left out if SKIP says why; any other command fails the
   test, asking to be registered in one of them.
 """
@@ -55,10 +55,12 @@ SETUP = {
     'Integer-only Transformers': lambda ns: ns.update(hls4ml=hls4ml),  # imported by the Use block before it
     'Board interfaces': _board_setup,
 }
-# section heading -> why its python blocks are not run (each a known cost or failure to come back to); none today:
-# the Board interfaces block runs (110 s: every byte crosses the UART in GHDL; the GHDL synthesis crash once seen there
-# does not happen with today's wrapper)
+# section heading -> why its python blocks are not run (each a known cost or failure to come back to); none today
 SKIP_BLOCKS = {}
+# sections whose blocks run in make test-long: the Board interfaces block takes 110 s (every byte crosses the UART in
+# GHDL), which at the end of the parallel suite added 2 min to make test (the GHDL synthesis crash it was once skipped
+# for does not happen with today's wrapper)
+LONG_BLOCKS = ('Board interfaces',)
 # shell commands run here (by their start), in a folder holding examples/mlp_config.yml and the model.h5 it names
 RUN = ('vhdlspartan estimate examples/mlp_config.yml',)
 SKIP = {
@@ -138,7 +140,8 @@ def _run_python(section, text, standins, tmp_path, monkeypatch) -> dict:
     return ns
 
 
-@pytest.mark.parametrize('section, lang, text', PYTHON, ids=_ids(PYTHON))
+@pytest.mark.parametrize('section, lang, text', [pytest.param(*b, marks=pytest.mark.long) if b[0] in LONG_BLOCKS else b
+                                                   for b in PYTHON], ids=_ids(PYTHON))  # fmt: skip
 def test_python_block_runs(section, lang, text, standins, tmp_path, monkeypatch):
     if section in SKIP_BLOCKS:
         pytest.skip(SKIP_BLOCKS[section])
