@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import convert, grid_inputs
+from conftest import convert, grid_inputs, randomize
 from ghdl_runner import needs_ghdl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,11 +24,7 @@ def conv_model(steps=16, channels=3, filters=5, kernel=3, stride=1, seed=0, **co
     h = QConv1D(4, 2, kernel_quantizer=Q, bias_quantizer=Q, activation=quantized_relu(8, 3), name='c2')(h)
     h = QDense(2, kernel_quantizer=Q, bias_quantizer=Q, name='d')(tf.keras.layers.Flatten(name='flat')(h))
     model = tf.keras.Model(x, QActivation(quantized_bits(10, 4), name='out')(h))
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.normal(size=w.shape) * 0.5 for w in layer.get_weights()])
-    return model
+    return randomize(model, seed=seed, scale=0.5)
 
 
 def numpy_conv(x, w, b, stride):

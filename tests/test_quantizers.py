@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import convert, grid_inputs
+from conftest import convert, grid_inputs, randomize
 from ghdl_runner import needs_ghdl
 from qkeras import (QActivation, QDense, binary, quantized_bits, quantized_po2, quantized_relu, quantized_relu_po2,
                     stochastic_ternary, ternary)
@@ -23,11 +23,7 @@ def quantizer_mlp(d1=None, d2=None, d3=None, seed=3):
     h = QDense(3, kernel_quantizer=d3 or binary(alpha=1), bias_quantizer=b, name='d3')(h)
     y = QActivation(quantized_bits(12, 5), name='out')(h)
     model = tf.keras.Model(x, y)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.normal(size=w.shape) * 0.6 for w in layer.get_weights()])
-    return model
+    return randomize(model, seed=seed, scale=0.6)
 
 
 @pytest.fixture(scope='module')

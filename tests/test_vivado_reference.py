@@ -9,17 +9,23 @@ import pytest
 from conftest import convert, grid_inputs, input_name, mlp_model
 
 
+def _vivado(model, out_dir, input_precision='fixed<8,3,RND_CONV,SAT>'):
+    """hls4ml's own Vivado backend, compiled (g++), its input cast as convert() casts ours."""
+    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='Vivado')
+    cfg['LayerName'][input_name(model)]['Precision']['result'] = input_precision
+    viv = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='Vivado', output_dir=str(out_dir),
+                                                     io_type='io_parallel')  # fmt: skip
+    viv.compile()
+    return viv
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which('g++') is None, reason='hls4ml Vivado emulation needs g++')
 @pytest.mark.parametrize('final_relu', [True, False])
 def test_predict_equals_hls4ml_vivado_emulation(tmp_path, final_relu):
     model = mlp_model(final_relu)
     hm = convert(model, tmp_path / 'vs')
-    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='Vivado')
-    cfg['LayerName'][input_name(model)]['Precision']['result'] = 'fixed<8,3,RND_CONV,SAT>'
-    viv = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='Vivado',
-                                                     output_dir=str(tmp_path / 'viv'), io_type='io_parallel')  # fmt: skip
-    viv.compile()
+    viv = _vivado(model, tmp_path / 'viv')
     x = np.ascontiguousarray(grid_inputs(hm, 300))
     y_viv = viv.predict(x).reshape(len(x), -1)
     y_keras = model.predict(x, verbose=0).reshape(len(x), -1)
@@ -32,14 +38,6 @@ def test_predict_equals_hls4ml_vivado_emulation(tmp_path, final_relu):
     np.testing.assert_array_equal(y_ours[agree], y_viv[agree])
     np.testing.assert_array_equal(y_ours, y_keras)  # and where Vivado differs, we follow QKeras
 
-
-def _vivado(model, out_dir, input_precision='fixed<8,3,RND_CONV,SAT>'):
-    cfg = hls4ml.utils.config_from_keras_model(model, granularity='name', backend='Vivado')
-    cfg['LayerName'][input_name(model)]['Precision']['result'] = input_precision
-    viv = hls4ml.converters.convert_from_keras_model(model, hls_config=cfg, backend='Vivado', output_dir=str(out_dir),
-                                                     io_type='io_parallel')  # fmt: skip
-    viv.compile()
-    return viv
 
 
 @pytest.mark.slow

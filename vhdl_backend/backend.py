@@ -68,7 +68,7 @@ class VHDLSpartanBackend(FPGABackend):
         hls4ml compatibility; the design always exchanges data through memories."""
         from ..handlers import wrap_parsers
 
-        wrap_parsers()  # hls4ml's parsers are all registered by now (Conv1D dilation, ReLU options, QActivation)
+        wrap_parsers()  # hls4ml's parsers are all registered by now (Conv1D dilation, ReLU options)
         get_device(part)  # raises for an unknown part, naming the known ones
         if not isinstance(clock_period, (int, float)) or clock_period <= 0:
             raise UnsupportedError(f'clock_period {clock_period!r} is not valid; give the period in ns, > 0')

@@ -15,8 +15,9 @@ from hls4ml.model.types import ExponentPrecisionType, FixedPrecisionType, Weight
 from ..units.weights import weight_codes
 
 SPECIAL = (ExponentPrecisionType, XnorPrecisionType)
-# weight variable name -> the layer attribute holding its quantizer (hls4ml sizes results from it)
-QUANTIZER_ATTR = {'weight': 'weight_quantizer', 'bias': 'bias_quantizer', 'scale': 'scale_quantizer'}
+# weight variable name -> the layer attributes that may hold its quantizer (hls4ml sizes results from it)
+QUANTIZER_ATTRS = {'weight': ('weight_quantizer', 'depthwise_quantizer'), 'bias': ('bias_quantizer',),
+                   'scale': ('scale_quantizer',)}  # fmt: skip
 
 
 class ExactWeightTypes(OptimizerPass):
@@ -33,10 +34,10 @@ class ExactWeightTypes(OptimizerPass):
             new = WeightVariable(var.name, var.type.name, precision, data, quantizer=var.quantizer)
             new.data_unquantized = getattr(var, 'data_unquantized', data)
             node.set_attr(name, new)
-            quantizer = node.get_attr(QUANTIZER_ATTR.get(name, '')) or (
-                node.get_attr('depthwise_quantizer') if name == 'weight' else None)  # a DepthwiseConv1D's
-            if quantizer is not None and hasattr(quantizer, 'hls_type'):
-                quantizer.hls_type = precision  # what infer_precision_types reads for weight_t / bias_t
+            for attr in QUANTIZER_ATTRS.get(name, ()):
+                quantizer = node.get_attr(attr)
+                if quantizer is not None and hasattr(quantizer, 'hls_type'):
+                    quantizer.hls_type = precision  # what infer_precision_types reads for weight_t / bias_t
             if name in ('weight', 'bias') and f'{name}_t' in node.types:
                 node.types[f'{name}_t'].precision = precision
         return False

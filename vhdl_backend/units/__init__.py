@@ -13,7 +13,7 @@ from .merge import lower_merge
 from .pool1d import PoolUnit, lower_global_pooling
 from .pooling import GlobalAvgUnit
 from .posenc import PositionalEncodingUnit
-from .softmax import SoftmaxUnit, is_keras_softmax, lower_softmax
+from .softmax import SoftmaxUnit, lower_softmax
 
 # hls4ml IR class name -> lowering function. Layers that only rename a buffer are in ALIAS_LAYERS.
 UNIT_FOR_LAYER = {
@@ -21,7 +21,7 @@ UNIT_FOR_LAYER = {
     'PointwiseConv1D': DenseUnit.from_layer,  # hls4ml's rewrite of a Dense over (time, features)
     'Conv1D': lower_conv1d,  # a Dense per output step over its window (conv1d.py)
     'DepthwiseConv1D': lower_conv1d,  # as a Conv1D with a block-diagonal kernel
-    'Activation': lower_activation,  # relu, linear (vs_map); sigmoid, tanh (vs_table_map)
+    'Activation': lower_activation,  # relu, linear (vs_map); sigmoid, tanh (vs_table_map); softmax
     'ParametrizedActivation': lower_activation,  # LeakyReLU (vs_pwl), ELU (vs_table_map)
     'PReLU': lower_activation,  # vs_pwl, a slope ROM
     'HardActivation': lower_activation,  # hard_sigmoid, hard_tanh, QKeras quantized_sigmoid/tanh (vs_pwl)
@@ -57,9 +57,3 @@ KERAS_LAYERS_SUPPORTED = (
     'QFoldedBatchNorm, QGlobalAveragePooling1D'
 )
 
-
-def _activation_or_softmax(layer, design):  # an Activation IR layer whose activation is softmax
-    return lower_softmax(layer, design) if is_keras_softmax(layer) else UNIT_FOR_LAYER_ACTIVATION(layer, design)
-
-
-UNIT_FOR_LAYER_ACTIVATION, UNIT_FOR_LAYER['Activation'] = UNIT_FOR_LAYER['Activation'], _activation_or_softmax

@@ -2,7 +2,8 @@
 
 VHDL: ``vs_map.vhd``. hls4ml's ReLU assigns max(x, 0) to the output type; linear assigns x.
 `lower_activation` sends the other activations to their units: sigmoid, tanh and ELU to
-table_activation.py (a ROM), LeakyReLU, PReLU and the hard sigmoid/tanh to pwl_activation.py.
+table_activation.py (a ROM), LeakyReLU, PReLU and the hard sigmoid/tanh to pwl_activation.py,
+softmax to softmax.py.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ TABLE_ACTIVATIONS = ('sigmoid', 'tanh')
 def lower_activation(layer, design):
     """The unit of an hls4ml activation layer (Activation, ParametrizedActivation, PReLU, HardActivation)."""
     from .pwl_activation import PwlActivationUnit
+    from .softmax import is_keras_softmax, lower_softmax
     from .table_activation import TableActivationUnit
 
+    if is_keras_softmax(layer):  # an Activation whose activation is softmax (hls4ml mostly makes it a Softmax)
+        return lower_softmax(layer, design)
     activation = str(layer.get_attr('activation', '')).lower()
     if layer.class_name in ('PReLU', 'HardActivation') or activation == 'leakyrelu':
         return PwlActivationUnit.from_layer(layer, design)

@@ -21,13 +21,24 @@ from ...fixed import FixedType, fixed_type_from_hls4ml, to_twos
 STORAGE_KINDS = ('bram', 'lutram', 'auto')
 
 
+def precision_entry(layer, *names):
+    """The layer's Precision entry for the first of `names` the config sets at layer-name level,
+    else at layer-type level; None when only the model default applies."""
+    cfg = layer.model.config
+    for table, key in ((cfg.layer_name_precision, layer.name.lower()), (cfg.layer_type_precision, layer.class_name.lower())):
+        for var in names:
+            value = table.get(f'{key}_{var}')
+            if value is not None:
+                return value
+    return None
+
+
 def configured_type(layer, var: str, default: str) -> FixedType:
     """The layer's Precision[var] if the config names it (layer name or type level), else default:
     the types of post-training quantized layers beyond hls4ml's own (attention, layer norm)."""
+    precision = precision_entry(layer, var)
+    precision = default if precision is None else precision
     cfg = layer.model.config
-    precision = cfg.layer_name_precision.get(f'{layer.name.lower()}_{var}')
-    if precision is None:
-        precision = cfg.layer_type_precision.get(f'{layer.class_name.lower()}_{var}', default)
     return fixed_type_from_hls4ml(cfg.backend.convert_precision_string(precision), f'layer {layer.name!r} {var}')
 
 

@@ -237,13 +237,13 @@ class DenseUnit(EngineJob):
                 raise UnsupportedError(f'{what}: Dense on input shape {in_shape} is not supported; '
                                        'supported: (features) or (time, features)')  # fmt: skip
             n_t, n_in = ([1] + in_shape)[-2:]
-            weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
+            x_row = 0  # rows follow each other
         else:  # a Conv1D: a Dense per output step over its window of the input (conv1d_geometry)
             n_t, n_in, x_row = conv1d_geometry(layer, in_shape, x.depth, what)
-            weights = np.asarray(layer.weights['weight'].data, dtype=np.float64).reshape(n_in, -1)
-        w_type, w_codes = weight_codes(layer.weights['weight'], f'{what} weight')
+        w_type, weights = weight_codes(layer.weights['weight'], f'{what} weight')
         if layer.class_name == 'DepthwiseConv1D':  # hls4ml's split of a SeparableConv1D too
-            weights = w_codes = block_diagonal(w_codes, layer.get_attr('filt_width'), layer.get_attr('n_chan'))
+            weights = block_diagonal(weights, layer.get_attr('filt_width'), layer.get_attr('n_chan'))
+        weights = weights.reshape(n_in, -1)
         n_out = weights.shape[1]
         bias_var = layer.weights.get('bias')
         if bias_var is not None:
@@ -264,12 +264,11 @@ class DenseUnit(EngineJob):
             lanes_used=lanes_used,
             w_type=w_type,
             b_type=b_type,
-            weights=w_codes.reshape(weights.shape),
+            weights=weights,
             bias=bias,
             w_storage=design.storage(layer, 'weight', n_in * n_out * w_type.width),
+            x_row=x_row,
         )
-        if layer.class_name != 'Dense':
-            unit.x_row = x_row
         unit.check_accumulator(what)
         return unit
 

@@ -18,7 +18,7 @@ from ...errors import UnsupportedError
 from ...fixed import bits_for_range, fixed_type_from_hls4ml
 from ...integer_ops import LayerNormSpec, epsilon_terms, reference_layernorm, signed_type
 from .activation import cast_input
-from .base import Buffer, Emitted, Rom, configured_type, pack_words, table_reader_emit, vhdl_name
+from .base import Buffer, Emitted, Rom, configured_type, pack_words, precision_entry, table_reader_emit, vhdl_name
 from .batchnorm import BatchNormUnit
 
 
@@ -166,10 +166,7 @@ def lower_keras_layer_norm(layer, design) -> list:
 
 
 def _configured(layer):
-    cfg = layer.model.config
-    names = cfg.layer_name_precision, cfg.layer_type_precision
-    return lambda var: (f'{layer.name.lower()}_{var}' in names[0]
-                        or f'{layer.class_name.lower()}_{var}' in names[1])  # fmt: skip
+    return lambda var: precision_entry(layer, var) is not None
 
 
 def _features_per_row(layer, design, what) -> int:

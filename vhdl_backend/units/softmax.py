@@ -40,7 +40,7 @@ from ...integer_ops import (
     signed_type,
     unsigned_unit_type,
 )
-from .base import Emitted, Rom, addr_width, pack_words, table_reader_emit
+from .base import Emitted, Rom, addr_width, pack_words, precision_entry, table_reader_emit
 
 DIVIDERS_KEY = 'SoftmaxDividers'  # optional hls4ml config key (layer name, then layer type level)
 
@@ -164,13 +164,8 @@ def is_keras_softmax(layer) -> bool:
 def configured_precision(layer, *names):
     """The layer's Precision entry for the first of `names` the config sets, at layer-name level,
     then at layer-type level (None when only the model default applies, or when it is 'auto')."""
-    cfg = layer.model.config
-    for table, key in ((cfg.layer_name_precision, layer.name.lower()), (cfg.layer_type_precision, layer.class_name.lower())):
-        for var in names:
-            value = table.get(f'{key}_{var}')
-            if value is not None:
-                return None if str(value).lower() == 'auto' else value
-    return None
+    value = precision_entry(layer, *names)
+    return None if value is None or str(value).lower() == 'auto' else value
 
 
 def configured_result(layer):
