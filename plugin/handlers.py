@@ -212,19 +212,35 @@ def register_handlers():
 CONV1D_LAYERS = ('Conv1D', 'QConv1D', 'SeparableConv1D', 'QSeparableConv1D', 'DepthwiseConv1D')
 
 
-def _conv_options(cfg: dict) -> dict:
-    return {'dilation': int(cfg.get('dilation_rate', (1,))[0])}
+def _conv_options(cfg: dict, layer: dict, shape: list) -> list:
+    """The dilation, and a dilated layer's size: Keras pads and slides the dilated kernel, whose
+    span is (K - 1) * D + 1 steps; hls4ml's padding rule gives Keras' numbers for that span."""
+    from hls4ml.converters.utils import compute_padding_1d
+
+    if int(cfg.get('groups', 1)) != 1:  # hls4ml would read the grouped kernel as a full one
+        from .vhdl_backend.units.conv1d import SUPPORTED
+
+        raise UnsupportedError(f"layer {cfg['name']!r} ({layer['class_name']}): groups {cfg['groups']} is not "
+                               f'supported; {SUPPORTED}, groups 1')  # fmt: skip
+    layer['dilation'] = dilation = int(cfg.get('dilation_rate', (1,))[0])
+    if dilation == 1 or layer.get('data_format', 'channels_last') != 'channels_last':
+        return shape  # channels_first is refused by the lowering
+    span = (layer['filt_width'] - 1) * dilation + 1
+    layer['out_width'], layer['pad_left'], layer['pad_right'] = compute_padding_1d(
+        cfg['padding'], layer['in_width'], layer['stride_width'], span)
+    return [shape[0], layer['out_width'], shape[2]]
 
 
-def _relu_options(cfg: dict) -> dict:
-    return {'relu_max_value': None if cfg.get('max_value') is None else float(cfg['max_value']),
-            'relu_negative_slope': float(cfg.get('negative_slope') or 0.0),
-            'relu_threshold': float(cfg.get('threshold') or 0.0)}  # fmt: skip
+def _relu_options(cfg: dict, layer: dict, shape: list) -> list:
+    layer.update({'relu_max_value': None if cfg.get('max_value') is None else float(cfg['max_value']),
+                  'relu_negative_slope': float(cfg.get('negative_slope') or 0.0),
+                  'relu_threshold': float(cfg.get('threshold') or 0.0)})  # fmt: skip
+    return shape
 
 
 # Keras options hls4ml 1.3's parsers drop: a dilated Conv1D was sized and computed as if dilation
-# were 1, a ReLU(max_value=6) became a plain ReLU. The wrapped parsers copy them onto the layer;
-# the lowering follows or refuses them.
+# were 1, a ReLU(max_value=6) became a plain ReLU. The wrapped parsers copy them onto the layer
+# (and correct the output shape); the lowering follows or refuses them.
 KEPT_OPTIONS = {**{name: _conv_options for name in CONV1D_LAYERS}, 'ReLU': _relu_options}
 
 
@@ -241,8 +257,7 @@ def wrap_parsers():
 
         def keeping(keras_layer, *args, _parse=parse, _options=options, **kwargs):
             layer, shape = _parse(keras_layer, *args, **kwargs)
-            layer.update(_options(keras_layer['config']))
-            return layer, shape
+            return layer, _options(keras_layer['config'], layer, shape)
 
         keeping.vhdlspartan_wrapped = True
         handlers[name] = keeping

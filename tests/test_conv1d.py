@@ -27,11 +27,14 @@ def conv_model(steps=16, channels=3, filters=5, kernel=3, stride=1, seed=0, **co
     return randomize(model, seed=seed, scale=0.5)
 
 
-def numpy_conv(x, w, b, stride):
-    """The convolution written out directly (valid padding): y[t, f] = sum_k,c x[t*S + k, c] w[k, c, f] + b[f]."""
-    k = w.shape[0]
-    t_out = (x.shape[1] - k) // stride + 1
-    return np.stack([np.einsum('nkc,kcf->nf', x[:, t * stride : t * stride + k], w) for t in range(t_out)], 1) + b
+def numpy_conv(x, w, b, stride, dilation=1, pad_left=0):
+    """The convolution written out directly: y[t, f] = sum_k,c x[t*S + k*D, c] w[k, c, f] + b[f], over the
+    input with pad_left zero steps before it (causal padding)."""
+    x = np.concatenate([np.zeros((len(x), pad_left, x.shape[2])), x], 1)
+    span = (w.shape[0] - 1) * dilation + 1
+    t_out = (x.shape[1] - span) // stride + 1
+    taps = lambda t: x[:, t * stride : t * stride + span : dilation]  # noqa: E731
+    return np.stack([np.einsum('nkc,kcf->nf', taps(t), w) for t in range(t_out)], 1) + b
 
 
 @pytest.fixture(scope='module')
@@ -69,25 +72,64 @@ def test_strided_conv_ghdl_equals_predict(strided):
 
 @settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.integers(4, 12), channels=st.integers(1, 4), filters=st.integers(1, 6), kernel=st.integers(1, 4),
-       stride=st.integers(1, 3), lanes=st.integers(1, 4), padding=st.sampled_from(['valid', 'same', 'causal']))  # fmt: skip
-def test_conv_shapes_equal_qkeras(tmp_path_factory, steps, channels, filters, kernel, stride, lanes, padding):
-    if (steps - kernel) // stride + 1 < 2:  # c2 (kernel 2) needs two steps
-        steps = kernel + stride
-    if padding == 'causal':  # Keras allows causal padding with stride 1 only
+       stride=st.integers(1, 3), dilation=st.integers(1, 3), lanes=st.integers(1, 4),
+       padding=st.sampled_from(['valid', 'same', 'causal']))  # fmt: skip
+def test_conv_shapes_equal_qkeras(tmp_path_factory, steps, channels, filters, kernel, stride, dilation, lanes, padding):
+    if padding == 'causal' or dilation > 1:  # Keras: causal padding and dilation only with stride 1
         stride = 1
-    model = conv_model(steps, channels, filters, kernel, stride, seed=steps * 7 + kernel, padding=padding)
+    span = (kernel - 1) * dilation + 1
+    if padding == 'valid' and (steps - span) // stride + 1 < 2:  # c2 (kernel 2) needs two steps
+        steps = span + stride
+    model = conv_model(steps, channels, filters, kernel, stride, seed=steps * 7 + kernel, padding=padding,
+                       dilation_rate=dilation)  # fmt: skip
     hm = convert(model, tmp_path_factory.mktemp('conv_prop'), lanes=lanes)
     x = grid_inputs(hm, 60, seed=lanes)
     np.testing.assert_array_equal(model.predict(x, verbose=0), hm.predict(x))
 
 
 @pytest.mark.parametrize('kw, message', [
-    ({'dilation_rate': 2}, r"layer 'c1' \(Conv1D\): dilation_rate 2 is not supported; supported: .*dilation 1"),
+    ({'groups': 3, 'filters': 6}, r"layer 'c1' \(QConv1D\): groups 3 is not supported; supported: .*groups 1"),
 ])  # fmt: skip
 def test_unsupported_conv_options_are_refused(tmp_path, kw, message):
     with pytest.raises(UnsupportedError, match=message):
         convert(conv_model(**kw), tmp_path)
     assert not any((tmp_path / 'prj').rglob('*.vhd'))
+
+
+@pytest.fixture(scope='module')
+def dilated(tmp_path_factory):
+    """A dilated causal Conv1D (a TCN's layer): 3 taps 2 steps apart, 4 zero steps before the input."""
+    model = conv_model(kernel=3, dilation_rate=2, padding='causal')
+    return model, convert(model, tmp_path_factory.mktemp('dilated'), lanes=3)
+
+
+def test_dilated_conv_reads_its_taps_in_place(dilated):
+    model, hm = dilated
+    x = grid_inputs(hm, 300, seed=3)
+    y = model.predict(x, verbose=0)
+    assert np.array_equal(y, hm.predict(x)) and np.abs(y).max() > 0.5
+    c1 = {u.layer_name: u for u in hm._vhdlspartan_design.units}['c1']
+    geo = c1.geometry()
+    assert (c1.n_t, c1.n_in, geo['X_T'], geo['X_TAP'], geo['X_GAP']) == (16, 9, 3, 3, 3)  # taps 2 steps of 3 apart
+    _, traced = hm.trace(x)
+    layer = model.get_layer('c1')
+    x_in = tf.keras.Model(model.input, model.get_layer('q_in').output).predict(x, verbose=0)
+    w = np.asarray(layer.kernel_quantizer_internal(layer.kernel)), np.asarray(layer.bias_quantizer_internal(layer.bias))
+    conv = numpy_conv(x_in, *w, stride=1, dilation=2, pad_left=4)
+    np.testing.assert_array_equal(np.asarray(traced['c1']).reshape(conv.shape), conv)
+
+
+@needs_ghdl
+@pytest.mark.slow
+def test_dilated_conv_ghdl_equals_predict_and_synthesizes(dilated):
+    """GHDL == predict with cycles == schedule; synthesis: no latches, the timing budget met (conftest) and
+    the estimate within the calibrated error (the tap counter is not a feature of its own: a few cells)."""
+    _, hm = dilated
+    report = hm.build(sim=True, synth=True, x=grid_inputs(hm, 120, seed=4))  # edges included
+    assert report['sim']['bit_exact'] and report['sim']['cycles'] == report['cycles_estimated']
+    syn = report['synth']
+    assert syn['latches'] == 0
+    assert abs(syn['estimate_error']['LUT']) < 0.08 and abs(syn['estimate_error']['FF']) < 0.08, syn['estimate_error']
 
 
 @pytest.mark.slow

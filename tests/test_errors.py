@@ -30,10 +30,10 @@ def test_unsupported_layer(tmp_path):
     _expect(tmp_path, r"'conv' of type Conv2D.*not supported by VHDLSpartan; supported: InputLayer, Dense", model)
 
 
-def test_dilated_convolution_is_refused(tmp_path):
-    x = tf.keras.Input((8, 3))
-    model = tf.keras.Model(x, tf.keras.layers.Conv1D(4, 3, dilation_rate=2, name='conv')(x))
-    _expect(tmp_path, r"'conv' \(Conv1D\): dilation_rate 2 is not supported; supported: Conv1D/QConv1D", model)
+def test_grouped_convolution_is_refused(tmp_path):
+    x = tf.keras.Input((8, 4))
+    model = tf.keras.Model(x, tf.keras.layers.Conv1D(4, 3, groups=2, name='conv')(x))
+    _expect(tmp_path, r"'conv' \(Conv1D\): groups 2 is not supported; supported: Conv1D/QConv1D", model)
 
 
 def test_unsupported_activation(tmp_path):

@@ -47,7 +47,7 @@ UNIT_FOR_LAYER = {
 ALIAS_LAYERS = ('Reshape', 'Flatten', 'Dropout')
 KERAS_LAYERS_SUPPORTED = (
     'InputLayer, Dense/QDense (2-D, or per time step on 3-D input), Conv1D/QConv1D, DepthwiseConv1D and '
-    'SeparableConv1D/QSeparableConv1D (any kernel, stride and padding, dilation 1), Activation/QActivation '
+    'SeparableConv1D/QSeparableConv1D (any kernel, stride, dilation and padding), Activation/QActivation '
     '(relu, linear, sigmoid, tanh, elu, hard_sigmoid; quantized_relu, quantized_bits, quantized_sigmoid, '
     'quantized_tanh), ReLU, LeakyReLU, PReLU, ELU, Add, Subtract, Multiply, Average, Maximum, Minimum (two tensors of equal shape), BatchNormalization/QBatchNormalization, '
     'GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and AveragePooling1D (padding \'valid\'; average: pool size a power of 2), Concatenate (feature or time axis), UpSampling1D, ZeroPadding1D, Flatten, Reshape, Dropout, MultiHeadAttention (self attention), '

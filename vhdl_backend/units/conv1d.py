@@ -5,7 +5,9 @@ elements from t * S * C on: taps k and channels c in the order k * C + c, which 
 (K, C, F) weight order. The controller reads that window in place; its row stride X_T = S * C is
 all a Conv1D needs (dense.DenseUnit with x_row). 'same' and 'causal' padding read a copy of the
 input with the zero steps in place, written by one vs_gather pass (units/gather.py) before the
-product; 'valid' reads the input itself.
+product; 'valid' reads the input itself. A dilated Conv1D (dilation D) reads its K taps of C
+elements D steps apart: the controller adds (D - 1) * C to the address after each tap (X_TAP = C,
+X_GAP = (D - 1) * C), so the window is still read in place.
 """
 
 from __future__ import annotations
@@ -16,26 +18,27 @@ from ...errors import UnsupportedError
 from .base import Buffer, vhdl_name
 
 SUPPORTED = ("supported: Conv1D/QConv1D/DepthwiseConv1D/SeparableConv1D on (time, channels), channels_last, any "
-             "kernel, stride and padding ('valid', 'same', 'causal'), dilation 1")  # fmt: skip
+             "kernel, stride, dilation and padding ('valid', 'same', 'causal')")  # fmt: skip
 
 
 def conv1d_geometry(layer, in_shape, x_depth: int, what: str) -> tuple:
-    """(rows, n_in, x_row) of the product, reading a buffer of x_depth elements: the input with
-    the layer's zero steps before and after it (pad_left, pad_right)."""
-    k, s = layer.get_attr('filt_width'), layer.get_attr('stride_width')
+    """(rows, n_in, x_row, x_gap) of the product, reading a buffer of x_depth elements: the input
+    with the layer's zero steps before and after it (pad_left, pad_right). x_gap: elements skipped
+    after each tap of C (a dilated kernel's holes)."""
+    k, s, dil = layer.get_attr('filt_width'), layer.get_attr('stride_width'), layer.get_attr('dilation', 1)
     pad_left, pad_right = layer.get_attr('pad_left'), layer.get_attr('pad_right')
     if len(in_shape) != 2 or layer.get_attr('data_format', 'channels_last') != 'channels_last':
         raise UnsupportedError(f'{what}: input shape {in_shape} ({layer.get_attr("data_format")}); {SUPPORTED}')
-    if layer.get_attr('dilation', 1) != 1:
-        raise UnsupportedError(f'{what}: dilation_rate {layer.get_attr("dilation")} is not supported; {SUPPORTED}')
+    if not isinstance(dil, int) or dil < 1:
+        raise UnsupportedError(f'{what}: dilation_rate {dil!r}; {SUPPORTED}')
     t_in, c = in_shape
     t_in += pad_left + pad_right
     if x_depth != t_in * c:  # the padded copy (lower_conv1d) holds the zero steps
         raise ValueError(f'{what}: reads {x_depth} elements, its padded input has {t_in * c}')
-    t_out = (t_in - k) // s + 1
+    t_out = (t_in - (k - 1) * dil - 1) // s + 1
     if t_out != layer.get_output_variable().shape[0]:
         raise UnsupportedError(f'{what}: {layer.get_output_variable().shape[0]} output steps, expected {t_out}')
-    return t_out, k * c, s * c
+    return t_out, k * c, s * c, (dil - 1) * c
 
 
 def block_diagonal(codes: np.ndarray, k: int, c: int) -> np.ndarray:

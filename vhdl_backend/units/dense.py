@@ -50,6 +50,7 @@ class EngineJob:
     n_h = 1
     out_shift_extra = 0
     post = None  # an ActivationUnit fused into the write-back (design.fuse_activations): y is its output
+    x_tap, x_gap = 1, 0  # a row's window has no holes (DenseUnit: a dilated Conv1D's taps)
 
     @property
     def dense_type(self) -> FixedType:
@@ -129,12 +130,18 @@ class EngineJob:
                     s += max(self.n_in, nw)
         return out
 
+    def window_offsets(self) -> np.ndarray:
+        """Issue step i reads x[t * X_T + offset[i]] of row t: i for a Dense (consecutive rows) and a
+        Conv1D (sliding windows), i + (i // x_tap) * x_gap for a dilated Conv1D (taps x_gap apart)."""
+        i = np.arange(self.n_in)
+        return i + (i // self.x_tap) * self.x_gap
+
     def first_reads(self) -> dict:
-        """x[h*X_H + t*X_T + i] is read (address presented) in cycle s + i of each of its row's groups."""
-        geo, i = self.geometry(), np.arange(self.n_in)
+        """x[h*X_H + t*X_T + offset_i] is read (address presented) in cycle s + i of each of its row's groups."""
+        geo, offsets, i = self.geometry(), self.window_offsets(), np.arange(self.n_in)
         first = np.full(self.x.depth, NEVER, dtype=np.int64)
         for h, t, _, _, s in reversed(self._groups_timed()):  # the earliest group of a row last
-            first[h * geo['X_H'] + t * geo['X_T'] + i] = s + i
+            first[h * geo['X_H'] + t * geo['X_T'] + offsets] = s + i
         return {self.x.name: first}
 
     def write_cycles(self):
@@ -225,6 +232,8 @@ class DenseUnit(EngineJob):
     bias: np.ndarray  # (n_out,) ints
     w_storage: str
     x_row: int = 0  # input elements between two rows' windows (a Conv1D's stride x channels); 0: n_in
+    x_tap: int = 1  # a dilated Conv1D: its window is taps of x_tap (channels) elements, x_gap apart
+    x_gap: int = 0
 
     @classmethod
     def from_layer(cls, layer, design, x=None):
@@ -237,9 +246,9 @@ class DenseUnit(EngineJob):
                 raise UnsupportedError(f'{what}: Dense on input shape {in_shape} is not supported; '
                                        'supported: (features) or (time, features)')  # fmt: skip
             n_t, n_in = ([1] + in_shape)[-2:]
-            x_row = 0  # rows follow each other
+            x_row = x_gap = 0  # rows follow each other
         else:  # a Conv1D: a Dense per output step over its window of the input (conv1d_geometry)
-            n_t, n_in, x_row = conv1d_geometry(layer, in_shape, x.depth, what)
+            n_t, n_in, x_row, x_gap = conv1d_geometry(layer, in_shape, x.depth, what)
         w_type, weights = weight_codes(layer.weights['weight'], f'{what} weight')
         if layer.class_name == 'DepthwiseConv1D':  # hls4ml's split of a SeparableConv1D too
             weights = block_diagonal(weights, layer.get_attr('filt_width'), layer.get_attr('n_chan'))
@@ -268,14 +277,15 @@ class DenseUnit(EngineJob):
             bias=bias,
             w_storage=design.storage(layer, 'weight', n_in * n_out * w_type.width),
             x_row=x_row,
+            x_tap=layer.get_attr('n_chan', 1) if x_gap else 1,
+            x_gap=x_gap,
         )
         unit.check_accumulator(what)
         return unit
 
     def emulate(self, env):
         x = env[self.x.name]
-        # row t reads x[t * X_T + i], i < n_in: consecutive rows for a Dense, sliding windows for a Conv1D
-        x = x[:, np.arange(self.n_t)[:, None] * self.geometry()['X_T'] + np.arange(self.n_in)]
+        x = x[:, np.arange(self.n_t)[:, None] * self.geometry()['X_T'] + self.window_offsets()]
         return self.cast(np.matmul(x, self.weights), self.bias).reshape(x.shape[0], -1)  # int64: exact
 
     # -- VHDL --------------------------------------------------------------------------
@@ -297,7 +307,8 @@ class DenseUnit(EngineJob):
         return w_rom, b_rom
 
     def geometry(self) -> dict:
-        return dict(X_T=self.x_row or self.n_in, X_H=0, W_G=self.n_in, W_H=0, W_SI=1, Y_H=0,
+        taps = dict(X_TAP=self.x_tap, X_GAP=self.x_gap) if self.x_gap else {}  # only a dilated Conv1D has them
+        return dict(X_T=self.x_row or self.n_in, X_H=0, W_G=self.n_in, W_H=0, W_SI=1, Y_H=0, **taps,
                     Y_T=self.n_out // self.y.banks if self.y.bank_mode == BANK_BY_COLUMN else self.n_out)  # fmt: skip
 
     def operand_widths(self):

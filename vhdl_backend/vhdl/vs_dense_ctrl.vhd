@@ -3,7 +3,8 @@
 -- A V per head, the second operand from a banked buffer that gives P elements a read).
 -- Groups j = 0 .. G - 1 (G = N_H * N_T * N_GROUPS) run in the order head h, row t, group g of
 -- P outputs. Issuing a group takes N_IN cycles: x[XB + i] and the P operands w[WB + i * W_SI]
--- go to the engine, where XB = h*X_H + t*X_T, WB = h*W_H + g*W_G. The engine's sums appear
+-- go to the engine, where XB = h*X_H + t*X_T, WB = h*W_H + g*W_G (with X_GAP > 0, element i
+-- is read from XB + i + (i / X_TAP) * X_GAP: a dilated Conv1D's taps). The engine's sums appear
 -- 5 cycles after a group's last issue cycle (eng_acc_valid) and are copied into the engine's
 -- shadow bank; from the next cycle on, the write-back reads lane k's sum from it (eng_sel = k, a
 -- register of this controller; the engine registers the word it selects, eng_sum, for the next
@@ -42,6 +43,8 @@ entity vs_dense_ctrl is
     N_IN, N_OUT, N_T, P, LANES : positive;
     N_H : positive := 1;
     X_T, X_H, W_G, W_H, W_SI, Y_T, Y_H : natural;
+    -- a dilated Conv1D: its window is taps of X_TAP consecutive elements, X_GAP apart (X_GAP = 0: one run)
+    X_TAP : positive := 1; X_GAP : natural := 0;
     Y_MODE : natural := 0; Y_BANKS : positive := 1;
     X_W : positive; X_SIGNED : boolean;
     W_W : positive; W_SIGNED : boolean;
@@ -104,7 +107,10 @@ architecture rtl of vs_dense_ctrl is
   signal whead, wbase : natural range 0 to N_H * W_H + N_GROUPS * W_G + 1 := 0;
   -- the read addresses xbase + i and wbase + i * W_SI as registers of their own, so that no adder sits
   -- between them and the memories
-  signal xa : natural range 0 to N_H * X_H + N_T * X_T + N_IN + 1 := 0;
+  signal xa : natural range 0 to N_H * X_H + N_T * X_T + N_IN + (N_IN / X_TAP) * X_GAP + 1 := 0;
+  -- with X_GAP > 0: the element of xa is the last of its tap (a register, as i_last); the position in the tap
+  signal tap_last : std_logic := '0';
+  signal tc : natural range 0 to X_TAP := 0;
   signal wa : natural range 0 to N_H * W_H + N_GROUPS * W_G + N_IN * W_SI + 1 := 0;
   -- write-back side: its own group, row and head (it trails the issue side by one group or less)
   signal k     : natural range 0 to P := 0;
@@ -193,6 +199,7 @@ begin
   end process;
 
   process (clk)
+    variable x_step : natural range 1 to 1 + X_GAP;
   begin
     if rising_edge(clk) then
       we_p(1) <= '0';
@@ -238,12 +245,14 @@ begin
             i_last <= vs_flag(N_IN = 1); g_last <= vs_flag(N_GROUPS = 1);
             t_last <= vs_flag(N_T = 1); h_last <= vs_flag(N_H = 1);
             xhead <= 0; xbase <= 0; whead <= 0; wbase <= 0; xa <= 0; wa <= 0;
+            tc <= 0; tap_last <= vs_flag(X_TAP = 1);
             ist <= I_ISSUE;
           end if;
         elsif ist = I_ISSUE then
           if i_last = '1' then
             i <= 0; i_last <= vs_flag(N_IN = 1);
             sc <= 0;
+            tc <= 0; tap_last <= vs_flag(X_TAP = 1);
             if g_last = '1' then
               g <= 0; g_last <= vs_flag(N_GROUPS = 1);
               wbase <= whead; wa <= whead; xa <= xbase;
@@ -270,7 +279,19 @@ begin
             end if;
           else
             i <= i + 1; i_last <= vs_flag(i = N_IN - 2);
-            xa <= xa + 1;
+            -- one adder: its step is 1 or, after a tap's last element, 1 + X_GAP (tap_last selects it)
+            x_step := 1;
+            if X_GAP > 0 and tap_last = '1' then
+              x_step := 1 + X_GAP;
+            end if;
+            xa <= xa + x_step;
+            if X_GAP > 0 then  -- constant false for a run: the tap counter is then not built
+              if tap_last = '1' then
+                tc <= 0; tap_last <= vs_flag(X_TAP = 1);
+              else
+                tc <= tc + 1; tap_last <= vs_flag(tc = X_TAP - 2);
+              end if;
+            end if;
             wa <= wa + W_SI;
           end if;
         elsif ist = I_STALL then
