@@ -52,7 +52,7 @@ def main(argv=None):
 
     from vhdlspartan import load_model
     from vhdlspartan.datasets import baselines, windows
-    from vhdlspartan.training import fit_forecaster
+    from vhdlspartan.training import fit_forecaster, skip_integer
     from vhdlspartan.models import ts_transformer
     from vhdlspartan.quiet import quiet_keras
     from vhdlspartan.resource_model.tuning.bits import quantized_layers, with_bits
@@ -82,9 +82,10 @@ def main(argv=None):
 
             def train8():
                 tf.keras.utils.set_random_seed(0)
+                skip = None if args.skip == 'none' else args.skip
                 m = ts_transformer(window, data.x_train.shape[2], d, 1, 4 * d, 1, bits=8, norm='batch', integer=2,
-                                   input_integer=1, readout=args.readout, skip=None if args.skip == 'none' else args.skip,
-                                   target=data.columns.index(data.target))  # fmt: skip
+                                   input_integer=1, readout=args.readout, skip=skip,
+                                   skip_integer=skip_integer(data, skip), target=data.columns.index(data.target))  # fmt: skip
                 fit_forecaster(m, data, epochs=args.epochs)
                 return m
 

@@ -64,10 +64,12 @@ def load_data(args):
 
 def build(args, data):
     from vhdlspartan.models import ts_transformer
+    from vhdlspartan.training import skip_integer
 
+    skip = None if args.skip == 'none' else args.skip
     return ts_transformer(args.window, data.x_train.shape[2], args.d_model, args.heads, args.ffn or 4 * args.d_model,
                           args.layers, bits=args.bits, norm=args.norm, integer=2, input_integer=1,
-                          readout=args.readout, skip=None if args.skip == 'none' else args.skip,
+                          readout=args.readout, skip=skip, skip_integer=skip_integer(data, skip),
                           target=data.columns.index(data.target))  # fmt: skip
 
 

@@ -28,7 +28,8 @@ READOUTS = ('pool', 'flatten')
 #   squares fit); 'last': the same Dense frozen at weight 1 on the target's last value, so the
 #   encoder forecasts the change from it.
 SKIPS = (None, 'linear', 'last')
-SKIP_INTEGER = 2  # the skip's weights in [-4, 4): autoregressive weights reach 2.1 (electricity)
+SKIP_INTEGER = 2  # default integer bits of the skip's weights, [-4, 4): AR weights reach 2.1 (electricity);
+#   vhdlspartan.training.linear_skip_integer picks the fewest that hold a series' least squares fit
 FORECAST_INTEGER = 1  # with a skip, the forecast's types in [-2, 2): finer steps for a value in [-1, 1]
 
 
@@ -43,7 +44,8 @@ def _bits(bits) -> dict:
 
 
 def ts_transformer(window, n_features, d_model, num_heads, ffn_dim, num_layers, bits=8, norm='batch', key_dim=None,
-                   integer=3, name='ts_transformer', readout='pool', skip=None, target=0, input_integer=None):  # fmt: skip
+                   integer=3, name='ts_transformer', readout='pool', skip=None, target=0, input_integer=None,
+                   skip_integer=SKIP_INTEGER):  # fmt: skip
     """The reference encoder: per-time-step Dense(features -> d_model), positional encoding,
     num_layers x (attention -> Add -> norm -> Dense(d->ffn) ReLU Dense(ffn->d) -> Add -> norm),
     then the readout (READOUTS; 'pool': average pooling over time, Dense(d -> 1)), plus the
@@ -54,6 +56,7 @@ def ts_transformer(window, n_features, d_model, num_heads, ffn_dim, num_layers, 
     input_integer: those of the input quantizer (default: integer); series scaled to [-1, 1] need 1.
     target: the input column of the forecast value (skip='last'). With a skip, the forecast's
     types (head, skip, their sum) have FORECAST_INTEGER integer bits: finer steps for a value in [-1, 1].
+    skip_integer: integer bits (above the sign) of the skip's weights; fewer give finer steps.
     """
     if norm not in NORMS:
         raise UnsupportedError(f'ts_transformer: norm {norm!r} is not supported; use one of {NORMS}')
@@ -61,6 +64,10 @@ def ts_transformer(window, n_features, d_model, num_heads, ffn_dim, num_layers, 
         raise UnsupportedError(f'ts_transformer: readout {readout!r} is not supported; use one of {READOUTS}')
     if skip not in SKIPS:
         raise UnsupportedError(f'ts_transformer: skip {skip!r} is not supported; use one of {SKIPS}')
+    if not 0 <= int(skip_integer) <= 4:
+        raise UnsupportedError(f'ts_transformer: skip_integer {skip_integer!r}; use 0 to 4 (weights in [-2^i, 2^i))')
+    if skip == 'last' and skip_integer < 1:
+        raise UnsupportedError(f"ts_transformer: skip='last' needs skip_integer >= 1 for its weight 1, not {skip_integer}")
     if not 0 <= target < n_features:
         raise UnsupportedError(f'ts_transformer: target column {target} is not one of the {n_features} inputs')
     key_dim = key_dim or d_model // num_heads
@@ -115,7 +122,7 @@ def ts_transformer(window, n_features, d_model, num_heads, ffn_dim, num_layers, 
     if skip is not None:
         out_integer = FORECAST_INTEGER
         h = QActivation(quantized_bits(b['head'], out_integer, alpha=1), name='head_q')(h)
-        q = quantized_bits(b['head'], SKIP_INTEGER, alpha=1)
+        q = quantized_bits(b['head'], int(skip_integer), alpha=1)
         dense = QDense(1, kernel_quantizer=q, bias_quantizer=q, name='skip', trainable=skip == 'linear')
         s = dense(tf.keras.layers.Flatten(name='skip_flatten')(x_q))
         if skip == 'last':  # weight 1 on the target's last value, 0 elsewhere: y = x[-1, target] + encoder
@@ -136,8 +143,9 @@ def fit_linear_skip(model, x_train, y_train) -> None:
     x_q = tf.keras.Model(model.input, model.get_layer('q_in').output).predict(x_train, verbose=0)
     a = np.hstack([x_q.reshape(len(x_q), -1), np.ones((len(x_q), 1))])
     sol, *_ = np.linalg.lstsq(a, np.asarray(y_train, np.float64).reshape(-1), rcond=None)
-    top = 2.0**SKIP_INTEGER - 2.0 ** (SKIP_INTEGER + 1 - skip.kernel_quantizer_internal.bits)
-    sol = np.clip(sol, -(2.0**SKIP_INTEGER), top)
+    q = skip.kernel_quantizer_internal
+    top = 2.0**q.integer - 2.0 ** (q.integer + 1 - q.bits)
+    sol = np.clip(sol, -(2.0**q.integer), top)
     skip.set_weights([sol[:-1, None].astype(np.float32), sol[-1:].astype(np.float32)])
 
 

@@ -13,6 +13,25 @@ EPOCHS = 60  # at most; early stopping ends most runs long before
 PATIENCE = 8
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
+SKIP_HEADROOM = 1.25  # training moves the skip's weights away from the least squares start
+
+
+def skip_integer(data, skip='linear') -> int:
+    """ts_transformer's skip_integer for a series: for skip='linear' the fewest integer bits (0-4)
+    of the weights that hold the least squares fit of the window (datasets.LinearAR on the training
+    split) with SKIP_HEADROOM. The weather series needs 0 (weights up to 0.78: steps of 1/128 at
+    8 bits instead of 1/32), electricity 2 (up to 2.1). Other skips keep models.SKIP_INTEGER."""
+    import numpy as np
+
+    from .datasets import LinearAR
+    from .models import SKIP_INTEGER
+
+    if skip != 'linear':
+        return SKIP_INTEGER
+
+    fit = LinearAR.fit(data)
+    largest = float(np.max(np.abs(np.append(fit.coef, fit.intercept)))) * SKIP_HEADROOM
+    return next((i for i in range(5) if largest < 2.0**i), 4)
 
 
 def fit_forecaster(model, data, epochs=EPOCHS, patience=PATIENCE, batch_size=BATCH_SIZE,

@@ -4,7 +4,7 @@
     model: trained.h5                  # a trained (QKeras / vhdlspartan) Keras model, or
     builder:                           # a vhdlspartan.models.ts_transformer, trained first
       {window: 12, n_features: 1, d_model: 16, num_heads: 1, ffn_dim: 64, num_layers: 1, bits: 8, norm: batch,
-       readout: flatten, skip: linear, input_integer: 1, integer: 2}
+       readout: flatten, skip: linear, input_integer: 1, integer: 2}   # skip_integer: from the data's LS fit
     train: {epochs: 60, patience: 8, batch_size: 32, learning_rate: 0.001}   # vhdlspartan.training's recipe
     data: {series: electricity, window: 12, split: [0.7, 0.15, 0.15], limit: null}
                                        # or any CSV: {path: my.csv, columns: [a, b], target: a, window: 24}
@@ -36,7 +36,7 @@ TOP_KEYS = {'part', 'model', 'builder', 'train', 'data', 'search', 'latency_cycl
             'guard', 'trials', 'finetune', 'study', 'output_dir', 'seed'}  # fmt: skip
 SECTION_KEYS = {
     'builder': {'window', 'n_features', 'd_model', 'num_heads', 'ffn_dim', 'num_layers', 'bits', 'norm', 'key_dim',
-                'integer', 'input_integer', 'readout', 'skip', 'target'},
+                'integer', 'input_integer', 'readout', 'skip', 'target', 'skip_integer'},
     'train': {'epochs', 'batch_size', 'learning_rate', 'patience'},
     'data': {'series', 'window', 'split', 'path', 'columns', 'target', 'limit'},
     'search': {'bits', 'lanes', 'dsp_share', 'storage', 'softmax_dividers', 'drop_integer'},
@@ -142,11 +142,12 @@ def prepare(cfg: dict):
         if missing:
             _fail('builder', f'missing ts_transformer argument(s) {missing}')
         args.setdefault('target', data.columns.index(data.target))  # skip='last' forecasts the change of it
+        from ...training import fit_forecaster, skip_integer
+
+        args.setdefault('skip_integer', skip_integer(data, args.get('skip')))
         tf.keras.utils.set_random_seed(int(cfg['seed']))
         model = ts_transformer(**args)
         t = cfg['train']
-        from ...training import fit_forecaster
-
         fit_forecaster(model, data, int(t['epochs']), int(t['patience']), int(t['batch_size']),
                        float(t['learning_rate']))  # fmt: skip
     return model, data
