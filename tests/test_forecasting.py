@@ -192,3 +192,19 @@ def test_tune_yaml_takes_a_csv(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(UnsupportedError, match=r"no column\(s\) \['humidity'\]"):
         tune_config.prepare(tune_config.load(path))
+
+
+def test_skip_integer_holds_the_least_squares_fit():
+    """The skip's weights get the fewest integer bits that hold the series' LS fit: weather's (up to
+    0.78) need 0, electricity's (up to 2.1) 2; skip='last' keeps the default for its weight 1."""
+    from vhdlspartan.errors import UnsupportedError
+    from vhdlspartan.models import SKIP_INTEGER
+    from vhdlspartan.training import skip_integer
+
+    assert skip_integer(windows('weather', 6)) == 0
+    assert skip_integer(windows('electricity', 12)) == 2
+    assert skip_integer(windows('weather', 6), 'last') == SKIP_INTEGER
+    model = ts_transformer(6, 1, 8, 1, 16, 1, bits=8, integer=2, input_integer=1, skip='linear', skip_integer=0)
+    assert model.get_layer('skip').kernel_quantizer_internal.integer == 0
+    with pytest.raises(UnsupportedError, match="skip='last' needs skip_integer >= 1"):
+        ts_transformer(6, 1, 8, 1, 16, 1, skip='last', skip_integer=0)
