@@ -105,9 +105,11 @@ def design_components(design) -> list:
     if engine is not None:
         comps.append(Component('engine', 'engine', '', engine.generics()))
         lane = {'A_W': engine.a_width, 'B_W': engine.b_width, 'ACC_W': engine.acc_width}
-        if engine.dsp_lanes:
+        if engine.shift:  # vs_mac_lane DSP => 2: no multiplier
+            comps.append(Component('lane', '', '', {**lane, 'DSP': 2}, engine.lanes))
+        elif engine.dsp_lanes:
             comps.append(Component('lane', '', '', {**lane, 'DSP': 1}, engine.dsp_lanes))
-        if engine.lanes - engine.dsp_lanes:
+        if not engine.shift and engine.lanes - engine.dsp_lanes:
             comps.append(Component('lane', '', '', {**lane, 'DSP': 0}, engine.lanes - engine.dsp_lanes))
     comps.append(Component('glue', '', '', glue_params(design, readers)))
     return comps

@@ -236,6 +236,9 @@ def features(kind: str, p: dict) -> dict:
     if kind == 'engine':
         return {'one': 1, 'a_w': p['A_W'], 'b_bits': p['LANES'] * p['B_W'],
                 'shadow_bits': p['LANES'] * p['ACC_W'], 'shadow_mux': p['ACC_W'] * mux_luts(p['LANES'])}
+    if kind == 'lane' and p['DSP'] == 2:  # a shift lane: negate a, encode b, shift (A_W + B_W bits)
+        return {'one': 1, 'acc_w': p['ACC_W'], 'a_w': p['A_W'], 'b_w': p['B_W'],
+                'shifter': (p['A_W'] + p['B_W']) * bits(p['B_W'] - 1)}
     if kind == 'lane':
         if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']):
             return {'one': 1, 'acc_w': p['ACC_W'], 'prod_w': p['A_W'] + p['B_W']}
@@ -255,6 +258,8 @@ def model_key(kind: str, p: dict) -> str:
     if kind in ('ram', 'rom'):
         return f'{kind}_{"reg" if p["depth"] == 1 and kind == "ram" else p["storage"]}'
     if kind == 'lane':
+        if p['DSP'] == 2:
+            return 'lane_shift'
         return 'lane_dsp' if p['DSP'] and multiplier_dsps(p['A_W'], p['B_W']) else 'lane_lut'
     return kind
 
@@ -268,7 +273,7 @@ def rule_resources(kind: str, p: dict) -> dict:
         out['BRAM18'] = ramb18_count(p['depth'], p['width'])
     elif kind == 'ram' and p['depth'] > 1:
         out['LUTRAM_mem'] = lutram_luts(p['depth'], p['width'])
-    if kind == 'lane' and p['DSP']:
+    if kind == 'lane' and p['DSP'] == 1:
         out['DSP'] = multiplier_dsps(p['A_W'], p['B_W'])
     if kind == 'vs_affine':
         out['DSP'] = affine_dsps(p)
@@ -466,9 +471,11 @@ def estimate_design(design, part: str = 'xc7s15', clock_ns: float = 10.0, coeffs
 
 def timing_key(kind: str, params: dict) -> str:
     """Memories are timed by their storage and address width (a deep ROM in LUTs decodes its
-    address through more levels than a shallow one); other kinds by kind."""
+    address through more levels than a shallow one), an engine by its lane kind; other kinds by kind."""
     if kind in ('rom', 'ram'):
         return f'{kind}:{params.get("storage")}:{max(int(params.get("depth", 1)) - 1, 1).bit_length()}'
+    if kind == 'engine' and params.get('SHIFT'):  # its lanes' paths differ from a multiplier engine's
+        return 'engine:shift'
     return kind
 
 

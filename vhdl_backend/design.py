@@ -163,9 +163,21 @@ def _check_lanes(model):
     return lanes, dsp_lanes
 
 
+SHIFT_LANES = ('auto', 'off')
+
+
+def _check_shift_lanes(model) -> str:
+    """ShiftLanes: 'auto' builds shift lanes when every engine weight is 0 or +-2^e; 'off' keeps multipliers."""
+    value = _model_value(model, 'ShiftLanes', 'auto')
+    if value not in SHIFT_LANES:
+        raise UnsupportedError(f'Model ShiftLanes {value!r} is not valid; use one of {SHIFT_LANES}')
+    return value
+
+
 def lower(model) -> Design:
     """Build the hardware schedule of a converted hls4ml model (ModelGraph)."""
     lanes, dsp_lanes = _check_lanes(model)
+    shift_lanes = _check_shift_lanes(model)
     design = Design(vhdl_name(model.config.get_project_name()), lanes, dsp_lanes, model.config)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise UnsupportedError(
@@ -198,7 +210,7 @@ def lower(model) -> Design:
     if design.input is design.output:
         raise UnsupportedError('the model output is its input; VHDLSpartan needs at least one compute layer')
     fuse_activations(design)
-    design.engine = Engine.for_units(design.units, lanes, dsp_lanes)
+    design.engine = Engine.for_units(design.units, lanes, dsp_lanes, shift_lanes)
     from ..resource_model.storage import choose_storage
 
     choose_storage(design, model.config.get_config_value('Part') or 'xc7s15')

@@ -386,9 +386,17 @@ class MatMulUnit(EngineJob):
         return signals, '', [], ports
 
 
+def po2_codes(codes: np.ndarray) -> bool:
+    """Every code is 0 or +-2^e (what a shift lane multiplies by)."""
+    mag = np.abs(np.asarray(codes, dtype=np.int64))
+    return bool(np.all((mag & (mag - 1)) == 0))
+
+
 @dataclass
 class Engine:
-    """The shared multiply-accumulate engine: lane count and operand widths cover every layer."""
+    """The shared multiply-accumulate engine: lane count and operand widths cover every layer.
+    shift: every lane is a shift lane (vs_mac_lane DSP => 2), which needs every product's weight
+    code to be 0 or +-2^e; such an engine has no DSP lanes."""
 
     lanes: int
     dsp_lanes: int
@@ -397,16 +405,19 @@ class Engine:
     acc_width: int
     clients: list
     jobs: list = field(default_factory=list, repr=False)  # the units that run on the engine, in order
+    shift: bool = False
 
     @classmethod
-    def for_units(cls, units, lanes: int, dsp_lanes: int):
+    def for_units(cls, units, lanes: int, dsp_lanes: int, shift_lanes: str = 'auto'):
         dense = [u for u in units if getattr(u, 'uses_engine', False)]
         if not dense:
             return None
         a_w = max(u.x.type.signed_width for u in dense)
         b_w = max(u.w_type.signed_width for u in dense)
         acc_w = max(max(u.acc_width for u in dense), a_w + b_w)
-        return cls(lanes, dsp_lanes, a_w, b_w, acc_w, [], dense)
+        # a buffer operand (attention's MatMulUnit) can hold any value: only ROM weights qualify
+        shift = shift_lanes == 'auto' and all(isinstance(u, DenseUnit) and po2_codes(u.weights) for u in dense)
+        return cls(lanes, 0 if shift else dsp_lanes, a_w, b_w, acc_w, [], dense, shift)
 
     def weight_packs(self) -> list:
         """The weight packs (rom_pack.py) of the current storage choices, recomputed when they change."""
@@ -427,8 +438,9 @@ class Engine:
         return max((self.lanes - 1).bit_length(), 1)
 
     def generics(self) -> dict:
+        shift = {'SHIFT': 1} if self.shift else {}  # absent when 0: multiplier engines keep their parameters
         return dict(LANES=self.lanes, DSP_LANES=self.dsp_lanes, A_W=self.a_width, B_W=self.b_width,
-                    ACC_W=self.acc_width)  # fmt: skip
+                    ACC_W=self.acc_width, **shift)  # fmt: skip
 
     def emit(self) -> Emitted:
         def or_of(port):

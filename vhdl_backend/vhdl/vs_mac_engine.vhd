@@ -1,8 +1,9 @@
 -- vs_mac_engine: the multiply-accumulate engine every Dense layer runs on in turn.
 -- One operand a is broadcast to LANES lanes, each with its own operand b; lane k
 -- accumulates output neuron k of the current group. The first DSP_LANES lanes are DSP48E1
--- multipliers, the rest LUT multipliers. Latency: a/b registered, product in two stages (see
--- vs_mac_lane), accumulator registered; acc_valid is high for one cycle, 4 cycles after in_valid and in_last
+-- multipliers, the rest LUT multipliers; with SHIFT = 1 every lane is a shift lane (each b is 0
+-- or +-2^e: power-of-2 or sign-only weights) and DSP_LANES is not used. Latency: a/b registered,
+-- product in two stages (see vs_mac_lane), accumulator registered; acc_valid is high for one cycle, 4 cycles after in_valid and in_last
 -- are presented, in the cycle acc first shows the finished sums (held until the next sum starts).
 -- The shadow bank: in that cycle the sums are also copied into LANES shadow words, which the
 -- running controller reads one a cycle (sum = shadow word sel, registered: it shows the word
@@ -20,7 +21,8 @@ entity vs_mac_engine is
     DSP_LANES : natural;
     A_W       : positive;
     B_W       : positive;
-    ACC_W     : positive
+    ACC_W     : positive;
+    SHIFT     : natural := 0  -- 1: shift lanes, no multipliers
   );
   port (
     clk       : in  std_logic;
@@ -37,6 +39,11 @@ entity vs_mac_engine is
 end entity;
 
 architecture rtl of vs_mac_engine is
+  function lane_kind(k : natural) return natural is  -- vs_mac_lane's DSP generic
+  begin
+    if SHIFT = 1 then return 2; end if;
+    return boolean'pos(k < DSP_LANES);
+  end function;
   signal a_r : signed(A_W - 1 downto 0) := (others => '0');
   signal b_r : std_logic_vector(LANES * B_W - 1 downto 0) := (others => '0');
   signal v_r, f_r, l_r, l_m, l_p, l_a : std_logic := '0';
@@ -84,7 +91,7 @@ begin
     signal acc_k : signed(ACC_W - 1 downto 0);
   begin
     lane : entity work.vs_mac_lane
-      generic map (A_W => A_W, B_W => B_W, ACC_W => ACC_W, DSP => boolean'pos(k < DSP_LANES))
+      generic map (A_W => A_W, B_W => B_W, ACC_W => ACC_W, DSP => lane_kind(k))
       port map (
         clk => clk, valid => v_r, first => f_r, a => a_r,
         b => signed(b_r((k + 1) * B_W - 1 downto k * B_W)), acc => acc_k
