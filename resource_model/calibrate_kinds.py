@@ -72,19 +72,25 @@ def refit(kinds: tuple, records_path: Path = RECORDS, coefficients_path: Path | 
     return fitted
 
 
+def store_and_refit(designs: list, refit_kinds):
+    """Store the design records (a rerun replaces the designs of its seeds) and refit, under the
+    records' lock (other sweeps may write at the same time); returns what refit_kinds() returns."""
+    LOCK.touch(exist_ok=True)
+    with open(LOCK) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        seeds = {d['seed'] for d in designs}
+        kept = [d for d in load_designs(RECORDS) if d['seed'] not in seeds]
+        RECORDS.write_text(''.join(json.dumps(d) + '\n' for d in kept + designs))
+        return refit_kinds()
+
+
 def calibrate(synth_design, n: int, kinds: tuple) -> None:
     """Synthesize designs 0..n-1 (synth_design(k, out_root) -> a design record), store them, refit
     `kinds`, and print what was measured."""
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     with tempfile.TemporaryDirectory() as tmp:
         designs = [synth_design(k, tmp) for k in range(n)]
-    LOCK.touch(exist_ok=True)
-    with open(LOCK) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        seeds = {d['seed'] for d in designs}
-        kept = [d for d in load_designs(RECORDS) if d['seed'] not in seeds]  # a rerun replaces its designs
-        RECORDS.write_text(''.join(json.dumps(d) + '\n' for d in kept + designs))
-        fitted = refit(kinds)
+    fitted = store_and_refit(designs, lambda: refit(kinds))
     for d in designs:
         print(d['seed'], d['total'], 'latches', d['latches'], 'timing met', d['timing_met'])
         for rec in d['records']:

@@ -13,7 +13,6 @@ read-modify-write of both files holds /tmp/resource_model.lock.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sys
@@ -22,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .calibrate import RECORDS, RESULT_RESOURCES, current_records, load_designs, source_hash
-from .calibrate_kinds import LOCK
+from .calibrate_kinds import store_and_refit
 
 SEED0 = 39200
 HELDOUT = 3
@@ -167,13 +166,7 @@ def main(argv=None):
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(2) as pool:
         designs = list(pool.map(synth_design, range(len(DESIGNS)), [tmp] * len(DESIGNS)))
-    LOCK.touch(exist_ok=True)
-    with open(LOCK) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        seeds = {d['seed'] for d in designs}
-        kept = [d for d in load_designs(RECORDS) if d['seed'] not in seeds]  # a rerun replaces its designs
-        RECORDS.write_text(''.join(json.dumps(d) + '\n' for d in kept + designs))
-        fitted = refit()
+    fitted = store_and_refit(designs, refit)
     for d in designs:
         print(d['seed'], d['total'], 'latches', d['latches'], 'timing met', d['timing_met'], d['worst_ns'])
         for rec in d['records']:
